@@ -1,0 +1,161 @@
+"""Command line: every step of the chain on one FITS file, without a workflow.
+
+    skyrms run frame.fits -o products/          # the whole chain
+    skyrms source-mask frame.fits frame.srcmask.fits
+    skyrms circular-mask frame.fits frame.srcmask.fits frame.mask.fits --circle 150.1 -30.2 45
+    skyrms background frame.fits frame.mask.fits frame.bkg.fits
+    skyrms rms frame.fits frame.mask.fits frame.bkgrms.fits
+
+Parameters come from the built-in defaults, then ``--configfile`` (the
+workflow's config.yaml format: sections background, source_mask and
+circular_masks), then the options given.
+"""
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import __version__, steps
+from .discovery import PRODUCTS, strip_fits_ending
+from .fitsfiles import InputError, ignore_nonstandard_cards
+from .sources import MaskParams
+
+
+def mask_params(args) -> MaskParams:
+    """Source-mask and background parameters from the config file and options."""
+    config = load_config(args.configfile)
+    values = {**config.get("source_mask", {}), **config.get("background", {})}
+    values.pop("bad_pixel_mask", None)
+    for field in dataclasses.fields(MaskParams):
+        if getattr(args, field.name, None) is not None:
+            values[field.name] = getattr(args, field.name)
+    return MaskParams(**values)
+
+
+def load_config(path) -> dict:
+    """The YAML configuration file as a dict (empty without one)."""
+    if path is None:
+        return {}
+    with open(path) as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def circle_specs(args) -> list[dict]:
+    """Circles from the config file plus each ``--circle RA DEC RADIUS_ARCSEC``."""
+    specs = list(load_config(args.configfile).get("circular_masks", []))
+    for ra, dec, radius in args.circle or []:
+        specs.append({"ra": ra, "dec": dec, "radius_arcsec": radius})
+    return specs
+
+
+def products_of(frame: str, outdir: str) -> dict[str, str]:
+    """Product paths for ``frame`` in ``outdir``, named like the workflow's."""
+    try:
+        stem = strip_fits_ending(Path(frame).name)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    return {kind: str(Path(outdir) / (stem + suffix)) for kind, suffix in PRODUCTS.items()}
+
+
+def run_chain(args) -> None:
+    """All steps on one frame."""
+    params = mask_params(args)
+    out = products_of(args.frame, args.outdir)
+    steps.source_mask(args.frame, out["srcmask"], params, args.bad_pixel_mask)
+    steps.circular_mask(args.frame, out["srcmask"], out["mask"], circle_specs(args))
+    for kind, product in (("BACKGROUND", out["bkg"]), ("BKGRMS", out["bkgrms"])):
+        steps.masked_background_map(
+            args.frame, out["mask"], product, kind, params.box_size, params.filter_size
+        )
+    for path in out.values():
+        print(path)
+
+
+def run_background(kind):
+    """A background or RMS map command for ``kind``."""
+
+    def command(args) -> None:
+        params = mask_params(args)
+        steps.masked_background_map(
+            args.frame, args.mask, args.output, kind, params.box_size, params.filter_size
+        )
+
+    return command
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per step."""
+    main = argparse.ArgumentParser(prog="skyrms", description=__doc__.split("\n\n")[0])
+    main.add_argument("--version", action="version", version=f"skyrms {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--configfile", help="YAML file in the workflow's config.yaml format")
+    common.add_argument("--box-size", dest="box_size", type=int, help="background box, pixels")
+    common.add_argument("--filter-size", dest="filter_size", type=int, help="filter, boxes")
+    detect = argparse.ArgumentParser(add_help=False)
+    detect.add_argument("--sigma", type=float, help="detection threshold, x local RMS")
+    detect.add_argument("--mask-radius-factor", dest="mask_radius_factor", type=float)
+    detect.add_argument("--saturation-level", dest="saturation_level", type=float, help="ADU")
+    detect.add_argument("--max-iterations", dest="max_iterations", type=int)
+    detect.add_argument("--bad-pixel-mask", dest="bad_pixel_mask", help="FITS, non-zero = bad")
+    circle = argparse.ArgumentParser(add_help=False)
+    circle.add_argument(
+        "--circle",
+        nargs=3,
+        type=float,
+        action="append",
+        metavar=("RA", "DEC", "ARCSEC"),
+        help="mask a circle: centre RA and Dec in degrees, radius in arcsec (repeatable)",
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", parents=[common, detect, circle], help="the whole chain")
+    run.add_argument("frame")
+    run.add_argument("-o", "--outdir", default=".", help="folder for the products")
+    run.set_defaults(action=run_chain)
+
+    sm = commands.add_parser("source-mask", parents=[common, detect], help="iterated source mask")
+    sm.add_argument("frame")
+    sm.add_argument("output")
+    sm.set_defaults(
+        action=lambda a: steps.source_mask(a.frame, a.output, mask_params(a), a.bad_pixel_mask)
+    )
+
+    cm = commands.add_parser("circular-mask", parents=[common, circle], help="add circles")
+    cm.add_argument("frame")
+    cm.add_argument("source_mask")
+    cm.add_argument("output")
+    cm.set_defaults(
+        action=lambda a: steps.circular_mask(a.frame, a.source_mask, a.output, circle_specs(a))
+    )
+
+    for name, kind, text in (
+        ("background", "BACKGROUND", "background map"),
+        ("rms", "BKGRMS", "background RMS map"),
+    ):
+        command = commands.add_parser(name, parents=[common], help=text)
+        command.add_argument("frame")
+        command.add_argument("mask", help="the final mask product")
+        command.add_argument("output")
+        command.set_defaults(action=run_background(kind))
+    return main
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``skyrms`` command."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="skyrms: %(message)s", stream=sys.stderr)
+    ignore_nonstandard_cards()
+    try:
+        args.action(args)
+    except InputError as error:
+        print(f"skyrms: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Reading frames and writing products as FITS, with clear errors and atomic writes."""
+
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
+
+from .background import native_float32
+
+
+def ignore_nonstandard_cards() -> None:
+    """Silence astropy's warnings about non-standard header cards of frames.
+
+    They are parsed lazily, so they would repeat in every log; the cards are
+    kept as they are and are not this tool's business.
+    """
+    warnings.filterwarnings("ignore", category=AstropyUserWarning, module="astropy.io.fits.card")
+    warnings.filterwarnings("ignore", category=VerifyWarning)
+
+
+class InputError(Exception):
+    """A frame or master that cannot be used; the message names the file and the problem."""
+
+
+def image_hdu(hdul: fits.HDUList, path) -> fits.ImageHDU | fits.PrimaryHDU:
+    """The first HDU holding a 2-d image (primary first, then extensions)."""
+    for hdu in hdul:
+        if hdu.is_image and hdu.header.get("NAXIS", 0) == 2:
+            return hdu
+    raise InputError(f"{path}: no 2-d image in any HDU")
+
+
+@contextmanager
+def opened_image(path, memmap: bool = False):
+    """Open a FITS file and yield its first 2-d image HDU.
+
+    Any failure to open or read it, inside the ``with`` block too, becomes an
+    :class:`InputError` whose message names the file and the problem.
+    """
+    try:
+        with fits.open(path, memmap=memmap) as hdul:
+            yield image_hdu(hdul, path)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, ValueError, TypeError, IndexError) as error:
+        raise InputError(f"{path}: not a readable FITS file ({error})") from None
+
+
+def read_image(path) -> tuple[np.ndarray, fits.Header]:
+    """Read the first 2-d image of a FITS file as native float32, with its header.
+
+    Integer, unsigned and big-endian data are converted (BZERO/BSCALE applied).
+    """
+    with opened_image(path) as hdu:
+        if hdu.data is None:
+            raise InputError(f"{path}: the image HDU holds no data")
+        return native_float32(hdu.data), hdu.header.copy()
+
+
+def read_header(path) -> fits.Header:
+    """Header of the first 2-d image of a FITS file, without reading its pixels."""
+    with opened_image(path, memmap=True) as hdu:
+        return hdu.header.copy()
+
+
+def read_mask(path) -> tuple[np.ndarray, fits.Header]:
+    """Read a mask product: its uint8 bits and the header of its compressed image HDU."""
+    with opened_image(path) as hdu:
+        return np.asarray(hdu.data, dtype=np.uint8), hdu.header.copy()
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path in ``path``'s folder that replaces ``path`` if the block succeeds.
+
+    The file appears at ``path`` only when complete (``os.replace``), so an
+    interrupted job never leaves a half-written file at a product path; on
+    failure the temporary file is removed. Permissions follow the umask.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~current_umask())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def atomic_write(hdul: fits.HDUList, path, checksum: bool = True) -> None:
+    """Write ``hdul`` to ``path`` atomically, with CHECKSUM/DATASUM cards if ``checksum``.
+
+    (astropy dates the CHECKSUM card's comment, so checksummed files differ byte-wise
+    between runs even when their data are equal.)
+    """
+    with atomic_path(path) as temporary:
+        hdul.writeto(temporary, overwrite=True, checksum=checksum)
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_float_map(path, data: np.ndarray, header: fits.Header, checksum: bool = True) -> None:
+    """Write a float32 map as the primary HDU of ``path`` (see :func:`atomic_write`)."""
+    hdu = fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header)
+    atomic_write(fits.HDUList([hdu]), path, checksum)
+
+
+def write_mask(path, mask: np.ndarray, header: fits.Header) -> None:
+    """Write a uint8 mask as a PLIO tile-compressed image extension of ``path``."""
+    compressed = fits.CompImageHDU(
+        mask.astype(np.uint8, copy=False), header, compression_type="PLIO_1"
+    )
+    atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed]), path)

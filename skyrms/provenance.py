@@ -1,0 +1,55 @@
+"""Product headers: what the product is, where it came from, and how it was made."""
+
+import os
+import warnings
+from datetime import UTC, datetime
+
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from . import __version__
+
+IDENTITY_KEYS = ("OBJECT", "TELESCOP", "INSTRUME", "FILTER", "EXPTIME", "DATE-OBS", "MJD-OBS")
+"""Frame keywords copied into every product, so products can be selected like frames."""
+
+
+def wcs_cards(frame_header: fits.Header) -> fits.Header:
+    """The frame's celestial WCS (SIP included) as header cards, or none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(frame_header)
+    return wcs.to_header(relax=True) if wcs.has_celestial else fits.Header()
+
+
+def product_header(
+    frame_header: fits.Header,
+    product: str,
+    bunit: str,
+    inputs: dict[str, str],
+    parameters: list[tuple[str, object, str]],
+) -> fits.Header:
+    """Header for a product map of a frame.
+
+    Parameters
+    ----------
+    frame_header : header of the science frame the product belongs to.
+    product : product type written to PRODTYPE, e.g. "BACKGROUND".
+    bunit : physical unit of the pixel values, e.g. "adu" (empty for masks).
+    inputs : keyword -> path of each input file (stored as absolute paths).
+    parameters : (keyword, value, comment) cards of the parameters used.
+    """
+    header = fits.Header()
+    for key in IDENTITY_KEYS:
+        if key in frame_header:
+            header[key] = (frame_header[key], frame_header.comments[key])
+    header.update(wcs_cards(frame_header))
+    header["PRODTYPE"] = (product, "skyrms product type")
+    if bunit:
+        header["BUNIT"] = (bunit, "unit of the pixel values")
+    header["SKYRMSV"] = (__version__, "skyrms version that wrote this file")
+    header["DATE"] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC time written")
+    for key, path in inputs.items():
+        header[key] = (os.path.abspath(path), "input file")
+    for key, value, comment in parameters:
+        header[key] = (value, comment)
+    return header

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real `snakemake` run on the embedded demo in a temp folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).parents[1]
+
+
+def snakemake(workdir, *args, config=None, check=True):
+    """Run the real snakemake on this repository's workflow in ``workdir``.
+
+    ``config`` (a dict) is written to ``workdir/config.yaml`` first, on top of the
+    shipped config.yaml. Returns the CompletedProcess (stdout and stderr merged).
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section, values in (config or {}).items():
+        if isinstance(values, dict):
+            settings.setdefault(section, {}).update(values)
+        else:
+            settings[section] = values
+    (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        "--cores", "2",
+        *args,
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The shipped configuration (the demo survey) run end to end once."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    snakemake(workdir)
+    return workdir

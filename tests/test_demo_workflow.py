@@ -1,0 +1,137 @@
+"""The whole chain on the embedded demo survey, checked against its truth tables."""
+
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import REPO, snakemake
+
+from skyrms import __version__, circles, demo, maskbits
+from skyrms.background import estimate
+from skyrms.fitsfiles import read_image, read_mask
+
+SHAPE = demo.DEFAULT_SHAPE
+FRAMES, _ = demo.plan()
+
+
+def products(workdir, frame):
+    """(data, mask, background, rms) of one demo frame after the run."""
+    key = os.path.join(workdir, "results", os.path.relpath(frame.relpath, "scidata"))[:-5]
+    data, _ = read_image(os.path.join(workdir, "demo", frame.relpath))
+    return (
+        data,
+        read_mask(key + ".mask.fits")[0],
+        fits.getdata(key + ".bkg.fits"),
+        fits.getdata(key + ".bkgrms.fits"),
+    )
+
+
+def true_noise(frame):
+    return float(np.sqrt(np.mean(demo.true_sigma(frame, SHAPE) ** 2)))
+
+
+@pytest.mark.parametrize("frame", FRAMES, ids=lambda f: os.path.basename(f.relpath))
+def test_products_recover_the_truth(demo_run, frame):
+    data, mask, background, rms = products(demo_run, frame)
+    sigma = demo.true_sigma(frame, SHAPE)
+    # Masked background RMS: median within 3% of the true noise.
+    assert np.median(rms) / true_noise(frame) == pytest.approx(1, abs=0.03)
+    # Background: within 0.5 sigma of the true sky at every unmasked pixel.
+    deviation = np.abs(background - demo.true_sky(frame, SHAPE)) / sigma
+    assert deviation[mask == 0].max() < 0.5
+    # Every star brighter than 5 sigma (peak) that falls on the frame is masked.
+    stars = demo.stars(frame, SHAPE)
+    i, j = np.rint(stars["x"]).astype(int), np.rint(stars["y"]).astype(int)
+    on_frame = (i >= 0) & (i < SHAPE[1]) & (j >= 0) & (j < SHAPE[0])
+    bright = on_frame & (stars["peak"] > 5 * true_noise(frame))
+    assert bright.sum() > 20
+    assert np.all(mask[j[bright], i[bright]] != 0)
+    # Saturated pixels carry the saturated bit.
+    assert np.all(mask[data >= demo.SATURATE] & maskbits.SATURATED)
+
+
+def test_masked_rms_beats_unmasked_on_the_crowded_field(demo_run):
+    crowded = [f for f in FRAMES if f.crowded]
+    assert crowded
+    for frame in crowded:
+        data, mask, _, rms = products(demo_run, frame)
+        unmasked = np.median(estimate(data, box_size=64).rms())
+        truth = true_noise(frame)
+        assert abs(np.median(rms) / truth - 1) < abs(unmasked / truth - 1)
+
+
+def test_circular_mask_covers_the_galaxy_and_nothing_elsewhere(demo_run):
+    for frame in FRAMES:
+        _, mask, _, _ = products(demo_run, frame)
+        manual = (mask & maskbits.MANUAL) != 0
+        if frame.object != demo.GALAXY["object"]:
+            assert not manual.any()
+            continue
+        galaxy = demo.true_galaxy(frame, SHAPE) > 0.5 * demo.true_sigma(frame, SHAPE)
+        assert galaxy.sum() > 100
+        assert np.all(manual[galaxy])
+        expected = np.pi * (demo.GALAXY["radius_arcsec"] / demo.PIXEL_SCALE) ** 2
+        assert manual.sum() == pytest.approx(expected, rel=0.02)
+
+
+def test_products_carry_provenance(demo_run):
+    frame = FRAMES[0]
+    key = os.path.join(demo_run, "results", os.path.relpath(frame.relpath, "scidata"))[:-5]
+    source = fits.getheader(os.path.join(demo_run, "demo", frame.relpath))
+    for suffix, product, bunit in [
+        (".bkg.fits", "BACKGROUND", "adu"),
+        (".bkgrms.fits", "BKGRMS", "adu"),
+        (".mask.fits", "MASK", None),
+    ]:
+        with fits.open(key + suffix) as hdul:
+            header = hdul[-1].header
+            assert header["PRODTYPE"] == product
+            assert header.get("BUNIT") == bunit
+            assert header["SKYRMSV"] == __version__
+            assert header["IN_FRAME"] == os.path.abspath(
+                os.path.join(demo_run, "demo", frame.relpath)
+            )
+            assert header["BKGBOX"] == 64 and header["BKGFILT"] == 3
+            for keyword in ("OBJECT", "FILTER", "DATE-OBS", "EXPTIME", "TELESCOP"):
+                assert header[keyword] == source[keyword]
+            assert circles.celestial_wcs(header) is not None
+    mask_header = fits.getheader(key + ".mask.fits", 1)
+    assert hdul_is_compressed(key + ".mask.fits")
+    assert "galaxy" in mask_header.get("CIRCLE1", "") or frame.object != demo.GALAXY["object"]
+
+
+def hdul_is_compressed(path):
+    with fits.open(path) as hdul:
+        return isinstance(hdul[1], fits.CompImageHDU) and hdul[1].data.dtype == np.uint8
+
+
+def test_source_mask_log_reports_each_pass_and_convergence(demo_run):
+    frame = FRAMES[0]
+    key = os.path.relpath(frame.relpath, "scidata")[:-5]
+    log = (demo_run / "results" / "logs" / "source_mask" / f"{key}.log").read_text()
+    assert "iteration 1: masked" in log and "saturated sources" in log
+    assert "converged after" in log
+    with fits.open(demo_run / "results" / f"{key}.srcmask.fits") as hdul:
+        header = hdul[1].header
+        assert header["MSKCONV"] is True
+        assert header["MSKSRC1"] > 0
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    result = snakemake(demo_run, "--dry-run")
+    assert "Nothing to be done" in result.stdout
+
+
+def test_workflow_is_lint_and_format_clean(demo_run):
+    lint = snakemake(demo_run, "--lint", check=False)
+    assert lint.returncode == 0, lint.stdout
+    import subprocess
+    import sys
+
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert fmt.returncode == 0, fmt.stderr + fmt.stdout

@@ -1,0 +1,85 @@
+"""The iterated source mask on frames whose stars and noise are known."""
+
+import numpy as np
+import pytest
+
+from skyrms import maskbits
+from skyrms.background import estimate
+from skyrms.simulate import add_moffat_stars, moffat_halfsize, moffat_value
+from skyrms.sources import MaskParams, invalid_pixels, iterate_source_mask
+
+SKY, NOISE, SATURATE = 1000.0, 20.0, 30000.0
+FWHM, BETA = 4.0, 3.0
+
+
+def star_field(n_stars, shape=(600, 800), seed=1):
+    """Flat sky with Gaussian noise and Moffat stars; returns (frame, x, y, peak)."""
+    rng = np.random.default_rng(seed)
+    y = rng.uniform(5, shape[0] - 5, n_stars)
+    x = rng.uniform(5, shape[1] - 5, n_stars)
+    flux = np.minimum(300 * rng.uniform(size=n_stars) ** (-1 / 0.75), 2e6)  # N(>F) ~ F^-0.75
+    model = np.zeros(shape)
+    add_moffat_stars(model, x, y, flux, moffat_halfsize(flux, FWHM, BETA, 0.5, 200), FWHM, BETA)
+    frame = SKY + model + rng.normal(0, NOISE, shape)
+    frame = np.minimum(frame, SATURATE).astype(np.float32)
+    return frame, x, y, moffat_value(0.0, flux, FWHM, BETA)
+
+
+@pytest.fixture(scope="module")
+def crowded():
+    frame, x, y, peak = star_field(1500)
+    params = MaskParams(box_size=100, saturation_level=SATURATE, max_iterations=10)
+    return frame, x, y, peak, iterate_source_mask(frame, invalid_pixels(frame), params)
+
+
+def test_every_star_above_five_sigma_is_masked(crowded):
+    frame, x, y, peak, result = crowded
+    bright = peak > 5 * NOISE
+    centres = result.mask[np.rint(y[bright]).astype(int), np.rint(x[bright]).astype(int)]
+    assert bright.sum() > 250
+    assert np.all(centres != 0)
+
+
+def test_passes_converge_and_find_fewer_each_time(crowded):
+    *_, result = crowded
+    found = [step.sources + step.saturated for step in result.iterations]
+    assert result.converged and found[-1] == 0
+    assert found == sorted(found, reverse=True)
+
+
+def test_saturated_stars_get_the_saturated_bit_and_larger_masks(crowded):
+    frame, x, y, peak, result = crowded
+    saturated = frame >= SATURATE
+    assert saturated.any()
+    assert np.all(result.mask[saturated] & maskbits.SATURATED)
+    assert sum(step.saturated for step in result.iterations) > 0
+
+
+def test_masked_rms_is_closer_to_the_truth_than_unmasked(crowded):
+    frame, *_, result = crowded
+    unmasked = np.median(estimate(frame, box_size=100).rms())
+    masked = np.median(estimate(frame, result.mask, box_size=100).rms())
+    assert abs(masked / NOISE - 1) < 0.03
+    assert abs(masked / NOISE - 1) < abs(unmasked / NOISE - 1)
+
+
+def test_invalid_pixels_are_flagged_and_left_out():
+    frame, *_ = star_field(50, seed=2)
+    frame[100, :] = np.nan
+    frame[200:210, 300:310] = np.inf
+    bad = np.zeros(frame.shape, dtype=np.uint8)
+    bad[:, 5] = 1
+    invalid = invalid_pixels(frame, bad)
+    result = iterate_source_mask(frame, invalid, MaskParams(box_size=100))
+    assert np.all(result.mask[100, :] & maskbits.INVALID)
+    assert np.all(result.mask[200:210, 300:310] & maskbits.INVALID)
+    assert np.all(result.mask[:, 5] & maskbits.INVALID)
+    assert result.converged
+
+
+def test_pure_noise_converges_with_almost_nothing_masked():
+    rng = np.random.default_rng(3)
+    frame = (SKY + rng.normal(0, NOISE, (400, 400))).astype(np.float32)
+    result = iterate_source_mask(frame, invalid_pixels(frame), MaskParams(box_size=100))
+    assert result.converged
+    assert np.count_nonzero(result.mask) / result.mask.size < 0.01
