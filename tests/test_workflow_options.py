@@ -1,0 +1,121 @@
+"""Selecting frames, writing beside them, and refusing bad configurations, via snakemake."""
+
+import dataclasses
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+from conftest import REPO, snakemake
+
+from skyrms import cli, demo
+from skyrms.sources import MaskParams
+
+FRAMES, _ = demo.plan()
+CHAIN = (".srcmask.fits", ".mask.fits", ".bkg.fits", ".bkgrms.fits")
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def archive(demo_run, tmp_path):
+    """A real (non-demo) archive: the demo frames of tile T01462, unit 7DT02, copied."""
+    root = tmp_path / "scidata"
+    for frame in FRAMES:
+        if frame.object == "T01462" and frame.unit == "7DT02":
+            target = root / Path(frame.relpath).relative_to("scidata")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(demo_run / "demo" / frame.relpath, target)
+    return root
+
+
+def real_data(root, **inputs):
+    return {"demo": {"enabled": False}, "inputs": {"root": str(root), **inputs}}
+
+
+def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_path):
+    frames = sorted(archive.rglob("*.fits"))
+    before = {f: digest(f) for f in frames}
+    config = real_data(archive, pattern="*_100.fits") | {"outputs": {"beside_inputs": True}}
+    snakemake(tmp_path / "run", config=config)
+    for frame in frames:
+        made = [frame.with_name(frame.name[:-5] + s).exists() for s in CHAIN]
+        assert made == [frame.name.endswith("_100.fits")] * len(CHAIN)
+        assert digest(frame) == before[frame]
+    assert not (tmp_path / "run" / "results" / "7DT").exists()
+    assert (tmp_path / "run" / "results" / "logs" / "source_mask").is_dir()
+
+
+def test_selection_by_filter_and_an_explicit_list(archive, tmp_path):
+    run = snakemake(tmp_path / "a", "--dry-run", config=real_data(archive, filter="m600"))
+    assert run.stdout.count("rule source_mask:") == 2
+    listing = tmp_path / "tonight.txt"
+    chosen = sorted(archive.rglob("*_r_*.fits"))[:1]
+    listing.write_text("# one r frame\n" + "\n".join(map(str, chosen)) + "\n")
+    run = snakemake(tmp_path / "b", "--dry-run", config=real_data(archive, path_list=str(listing)))
+    assert run.stdout.count("rule source_mask:") == 1
+    assert chosen[0].name[:-5] in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"background": {"box_size": -5}}, "-5 is less than the minimum of 1"),
+        ({"background": {"box_size": "big"}}, "'big' is not of type 'integer'"),
+        ({"source_mask": {"sigmaa": 3}}, "Additional properties are not allowed ('sigmaa'"),
+        ({"circular_masks": [{"ra": 10.0, "radius_arcsec": 3}]}, "ValidationError"),
+        ({"inputs": {"object": "T99999"}}, "no frame under demo/scidata matches the selection"),
+    ],
+)
+def test_bad_configuration_stops_before_any_job(tmp_path, config, message):
+    run = snakemake(tmp_path, "--dry-run", config=config, check=False)
+    assert run.returncode != 0
+    assert message in run.stdout
+    assert not (tmp_path / "demo").exists()
+
+
+def test_box_larger_than_the_frame_fails_that_frame_with_one_line(archive, tmp_path):
+    config = real_data(archive, pattern="*m600_100.fits") | {"background": {"box_size": 4096}}
+    run = snakemake(tmp_path, config=config, check=False)
+    assert run.returncode != 0
+    assert "box_size 4096 px is larger than the frame (1024x683)" in run.stdout
+    assert not list(tmp_path.rglob("*.srcmask.fits"))
+
+
+def test_schema_defaults_match_the_command_line_defaults():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    sections = schema["properties"]
+    defaults = {
+        **{k: v["default"] for k, v in sections["source_mask"]["properties"].items()},
+        **{k: v["default"] for k, v in sections["background"]["properties"].items()},
+    }
+    for field in dataclasses.fields(MaskParams):
+        assert defaults[field.name] == field.default, field.name
+
+
+def test_command_line_gives_the_workflows_products(demo_run, tmp_path):
+    frame = next(f for f in FRAMES if f.object == demo.GALAXY["object"])
+    path = demo_run / "demo" / frame.relpath
+    assert (
+        cli.main(["run", str(path), "-o", str(tmp_path), "--configfile", str(REPO / "config.yaml")])
+        == 0
+    )
+    key = demo_run / "results" / Path(frame.relpath).relative_to("scidata")
+    for suffix in CHAIN:
+        mine = fits.getdata(tmp_path / (path.name[:-5] + suffix), ext=-1)
+        theirs = fits.getdata(str(key)[:-5] + suffix, ext=-1)
+        assert np.array_equal(mine, theirs), suffix
+
+
+def test_command_line_error_is_one_line(tmp_path, capsys):
+    bogus = tmp_path / "notes.fits"
+    bogus.write_text("not a FITS file\n")
+    assert cli.main(["run", str(bogus), "-o", str(tmp_path)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith(f"skyrms: error: {bogus}: not a readable FITS file")
+    assert not list(tmp_path.glob("notes.*.fits"))
