@@ -1,15 +1,5 @@
 """Rule background_rms: the background RMS map of one frame, fitted with the final mask."""
 
-from skyrms import steps
-from skyrms.snakescript import run
+from skyrms.snakescript import run_background_map
 
-run(
-    snakemake,
-    steps.masked_background_map,
-    frame=snakemake.input.frame,
-    mask_path=snakemake.input.mask,
-    output=snakemake.output[0],
-    kind="BKGRMS",
-    box_size=snakemake.params.background["box_size"],
-    filter_size=snakemake.params.background["filter_size"],
-)
+run_background_map(snakemake, "BKGRMS")

@@ -44,10 +44,14 @@ def opened_image(path, memmap: bool = False):
     :class:`InputError` whose message names the file and the problem.
     """
     try:
-        with fits.open(path, memmap=memmap) as hdul:
-            yield image_hdu(hdul, path)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
+            with fits.open(path, memmap=memmap) as hdul:
+                yield image_hdu(hdul, path)
     except InputError:
         raise
+    except AstropyUserWarning as truncated:
+        raise InputError(f"{path}: truncated ({truncated})") from None
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError, TypeError, IndexError) as error:
