@@ -21,4 +21,5 @@ include: "workflow/rules/chain.smk"
 rule all:
     default_target: True
     input:
+        rules.frames.output,
         products_of_all_frames(".mask.fits", ".bkg.fits", ".bkgrms.fits"),

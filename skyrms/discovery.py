@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
+from .fitsfiles import atomic_path
+
 LAYOUT = ("observatory", "telkey", "object", "unit", "filter")
 """Folder levels under the root, outermost first."""
 
@@ -117,3 +119,18 @@ def frames_by_key(paths: list[str], root: str) -> dict[str, str]:
             raise ValueError(f"{path} and {keyed[key]} would write the same products ({key})")
         keyed[key] = path
     return keyed
+
+
+def layout_fields(key: str) -> dict[str, str]:
+    """The layout fields (observatory ... filter) of a frame key; empty strings off-layout."""
+    parts = PurePosixPath(key).parts
+    values = parts[:-1] if len(parts) == len(LAYOUT) + 1 else ("",) * len(LAYOUT)
+    return dict(zip(LAYOUT, values, strict=True))
+
+
+def write_manifest(frames: dict[str, str], output: str) -> None:
+    """Write the selected frames as a tab-separated table: key, path and layout fields."""
+    rows = [("key", "path", *LAYOUT)]
+    rows += [(key, path, *layout_fields(key).values()) for key, path in frames.items()]
+    with atomic_path(output) as temporary:
+        temporary.write_text("".join("\t".join(row) + "\n" for row in rows))

@@ -135,3 +135,22 @@ def test_workflow_is_lint_and_format_clean(demo_run):
         capture_output=True, text=True,
     )  # fmt: skip
     assert fmt.returncode == 0, fmt.stderr + fmt.stdout
+
+
+def test_frame_table_lists_the_selection(demo_run):
+    lines = (demo_run / "results" / "frames.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == [
+        "key",
+        "path",
+        "observatory",
+        "telkey",
+        "object",
+        "unit",
+        "filter",
+    ]
+    rows = [line.split("\t") for line in lines[1:]]
+    assert sorted(row[1] for row in rows) == sorted(f"demo/{f.relpath}" for f in FRAMES)
+    for row, frame in zip(
+        sorted(rows, key=lambda r: r[1]), sorted(FRAMES, key=lambda f: f.relpath), strict=True
+    ):
+        assert row[2:] == [frame.observatory, frame.telkey, frame.object, frame.unit, frame.filter]

@@ -1,4 +1,19 @@
-"""The per-frame chain: source mask, circular masks, background and background RMS."""
+"""The chain: the frame table, then per frame source mask, circular masks, background, RMS."""
+
+
+rule frames:
+    output:
+        os.path.join(RESULTS, "frames.tsv"),
+    log:
+        os.path.join(RESULTS, "logs", "frames.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "frames.tsv")
+    conda:
+        "../../envs/frames.yaml"
+    params:
+        frames=FRAMES,
+    script:
+        "../../scripts/frames.py"
 
 
 rule source_mask:
