@@ -8,18 +8,11 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
-
-
-if DEMO["enabled"]:
-
-    include: "workflow/rules/demo.smk"
-
-
 include: "workflow/rules/chain.smk"
+include: "workflow/rules/calibration.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.frames.output,
-        products_of_all_frames(".mask.fits", ".bkg.fits", ".bkgrms.fits"),
+        final_products(),

@@ -52,13 +52,17 @@ def circle_specs(args) -> list[dict]:
     return specs
 
 
+CHAIN = ("srcmask", "mask", "bkg", "bkgrms")
+"""The products of ``skyrms run``, in the order they are made."""
+
+
 def products_of(frame: str, outdir: str) -> dict[str, str]:
     """Product paths for ``frame`` in ``outdir``, named like the workflow's."""
     try:
         stem = strip_fits_ending(Path(frame).name)
     except ValueError as error:
         raise InputError(str(error)) from None
-    return {kind: str(Path(outdir) / (stem + suffix)) for kind, suffix in PRODUCTS.items()}
+    return {kind: str(Path(outdir) / (stem + PRODUCTS[kind])) for kind in CHAIN}
 
 
 def run_chain(args) -> None:

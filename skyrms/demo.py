@@ -7,6 +7,18 @@ and flat frames they were calibrated with, laid out and labelled like the real s
   {filter}_{exptime}.fits``
 * ``calib/7DT/7DT_C361K_HIGH_1x1/{unit}/{BIAS,DARK,FLAT}/{bias,dark,flat}_{unit}_{date}[...].fits``
 * ``truth/frames.tsv`` and ``truth/stars/{frame stem}.tsv``
+* ``demo.json``, the stamp ``{"shape": [ny, nx], "seed": seed, "version": DEMO_VERSION}`` written
+  last, by which :func:`ensure` knows a complete survey of that shape, seed and version is there.
+
+Master biases and darks are in ADU; master darks are bias-subtracted with the master bias of their
+unit and night. Master flats are dimensionless (mean about 1) with a second HDU ``ERR``: the
+1-sigma error of the master flat per pixel.
+
+There are 18 science frames: one per (night, object, unit, filter), 100 s except r on the
+second night (60 s), each calibrated with the dark of its own exposure time; and one 30 s m600
+frame of T00528 per unit on the second night (``..._m600_30.fits``), calibrated with the 60 s dark
+scaled by 0.5 since the library holds no 30 s dark (see :func:`frame_masters`).
+:func:`ensure` writes the survey only when it is missing or stale.
 
 Each science frame is simulated as it was really made (see :mod:`skyrms.simulate`): a raw frame
 of sky + stars (+ a galaxy in one field) through the true flat, with shot, dark and read noise,
@@ -15,8 +27,9 @@ calibrated with the masters written for its unit. :func:`true_sky`, :func:`true_
 
 Randomness: the ``seed`` drives the noise of every frame (``default_rng([seed, frame.index])``)
 and master (``default_rng([seed, 100 + position in the plan])``), the star catalogues and the
-seconds of the science exposure times. The instrument and the observing conditions (flat field,
-bias level, sky shape and level, seeing, dither) are fixed, so the truth functions need no seed.
+seconds of the science exposure times (``default_rng([seed, 300])``, and ``[seed, 301]`` for the
+short frames). The instrument and the observing conditions (flat field, bias level, sky shape
+and level, seeing, dither) are fixed, so the truth functions need no seed.
 Camera: C361K in HIGH mode, 1x1 binning, 0.505 arcsec/px; ``GAIN`` is the camera setting (2750),
 ``EGAIN`` the electrons per ADU.
 """
@@ -24,6 +37,7 @@ Camera: C361K in HIGH mode, 1x1 binning, 0.505 arcsec/px; ``GAIN`` is the camera
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,8 +47,10 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from . import simulate
-from .fitsfiles import atomic_path, write_float_map
+from .fitsfiles import atomic_path, atomic_write, write_float_map
 
+DEMO_VERSION = 2  # bumped whenever the written files change for a given shape and seed
+STAMP = "demo.json"
 DEFAULT_SHAPE = (683, 1024)
 FULL_SHAPE = (6388, 9576)
 
@@ -51,6 +67,7 @@ NIGHTS = ("2025-11-20", "2025-11-22")
 FLAT_DATE = "2025-11-19"  # the flats the science frames are calibrated with
 TILES = {"T00528": (121.3635, -42.1167), "T01462": (49.2125, -27.6500)}  # centre RA, Dec (deg)
 CROWDED_OBJECT = "T00528"
+SHORT = {"night": NIGHTS[1], "object": CROWDED_OBJECT, "filter": "m600", "exptime": 30.0}
 
 GALAXY = {"object": "T01462", "ra": 49.2235, "dec": -27.6561, "radius_arcsec": 32.0}
 
@@ -128,7 +145,11 @@ class _Conditions:
 
 
 def plan(seed: int = 7) -> tuple[list[DemoFrame], list[DemoMaster]]:
-    """The science frames (16) and masters (22) of the demo; pure and independent of shape."""
+    """The science frames (18) and masters (22) of the demo; pure and independent of shape.
+
+    Frames 0-15 cover every (night, object, unit, filter); frames 16 and 17 are the short frames
+    (see :func:`_short_frames`).
+    """
     return _frames(seed), _masters()
 
 
@@ -136,12 +157,13 @@ def output_relpaths(seed: int = 7) -> list[str]:
     """Every file :func:`write` creates, relative to its root, sorted."""
     frames, masters = plan(seed)
     paths = [f.relpath for f in frames] + [m.relpath for m in masters]
-    paths += ["truth/frames.tsv"] + [_stars_relpath(f) for f in frames]
+    paths += ["truth/frames.tsv", STAMP] + [_stars_relpath(f) for f in frames]
     return sorted(paths)
 
 
 def _frames(seed):
-    """Science frames: every (night, object, unit, filter); r on the second night is 60 s."""
+    """Science frames: every (night, object, unit, filter), r on the second night 60 s, the rest
+    100 s; then the short frames."""
     rng = np.random.default_rng([seed, 300])
     frames = []
     for night in NIGHTS:
@@ -157,7 +179,39 @@ def _frames(seed):
                     frames.append(_frame(obj, unit, filt, exptime, when, ncombine, len(frames)))
                     pause = 90 + int(rng.integers(0, 30))
                     when += timedelta(seconds=exptime * (ncombine or 1) + pause)
-    return frames
+    return frames + _short_frames(seed, frames)
+
+
+def _short_frames(seed, frames):
+    """One extra frame per unit of ``SHORT["exptime"]`` (30 s) in ``SHORT["filter"]`` (m600) of
+    ``SHORT["object"]`` (T00528) on ``SHORT["night"]`` (2025-11-22), started 90-119 s after the
+    end of the unit's last frame of that object and night (a second later while another frame
+    starts at that second); a single exposure (NCOMBINE = 1).
+
+    The library holds no dark of that exposure time, so these frames were calibrated with the
+    60 s dark of their night scaled by k = 0.5 (see :func:`frame_masters`): they exercise the
+    (1 - k)**2 bias term of :func:`true_sigma`. They take the next indices, so the frames before
+    them keep their noise and conditions.
+    """
+    rng = np.random.default_rng([seed, 301])
+    short = []
+    for unit in UNITS:
+        last = [
+            f
+            for f in frames
+            if (f.date_obs[:10], f.object, f.unit) == (SHORT["night"], SHORT["object"], unit)
+        ][-1]
+        when = datetime.fromisoformat(last.date_obs) + timedelta(
+            seconds=last.exptime * (last.ncombine or 1) + 90 + int(rng.integers(0, 30))
+        )
+        taken = {f.date_obs for f in frames + short}
+        while when.isoformat(timespec="seconds") in taken:  # keep DATE-OBS unique
+            when += timedelta(seconds=1)
+        index = len(frames) + len(short)
+        short.append(
+            _frame(SHORT["object"], unit, SHORT["filter"], SHORT["exptime"], when, 1, index)
+        )
+    return short
 
 
 def _science_ncombine(night, obj, unit):
@@ -240,8 +294,10 @@ def frame_masters(frame: DemoFrame, masters: list[DemoMaster] | None = None):
     """The (bias, dark, flat) masters ``frame`` was calibrated with (from ``masters``, default
     the plan's).
 
-    Bias and dark of the frame's night (UTC date of DATE-OBS) and exposure time, flat of its
-    filter from FLAT_DATE, all of its unit.
+    All of the frame's unit: the bias of the frame's night (UTC date of DATE-OBS); the dark of
+    that night with the frame's exposure time or, if the night has none (the 30 s short frames),
+    the shortest dark of that night that is longer (60 s), scaled by k = exptime / t_dark < 1 in
+    the calibration; the flat of the frame's filter from FLAT_DATE.
     """
     masters = _masters() if masters is None else masters
     night = frame.date_obs[:10]
@@ -255,9 +311,18 @@ def frame_masters(frame: DemoFrame, masters: list[DemoMaster] | None = None):
         )
         return found
 
+    dark_times = {
+        m.exptime
+        for m in masters
+        if (m.imagetyp, m.unit, m.date_obs[:10]) == ("DARK", frame.unit, night)
+    }
+    if frame.exptime in dark_times:
+        dark_exptime = frame.exptime
+    else:
+        dark_exptime = min(t for t in dark_times if t > frame.exptime)
     return (
         pick("BIAS", night),
-        pick("DARK", night, exptime=frame.exptime),
+        pick("DARK", night, exptime=dark_exptime),
         pick("FLAT", FLAT_DATE, filt=frame.filter),
     )
 
@@ -303,13 +368,16 @@ def true_sky(frame: DemoFrame, shape) -> np.ndarray:
 def true_sigma(frame: DemoFrame, shape) -> np.ndarray:
     """True noise std (ADU) of a sky-only pixel of the calibrated frame, float64 (ny, nx).
 
-    With S = true_sky, F the true flat of the unit and filter, t = EXPTIME, g = EGAIN (e-/ADU),
-    D = 0.0008 e-/s dark current, r = 6.0 e- read noise, k = t / t_dark (= 1 here), n the frames
-    averaged in the science stack (NCOMBINE, 1 if absent), N_b, N_d, N_f those of the master
-    bias, dark and flat (NCOMBINE, UNRECORDED_NCOMBINE if absent) and Q = FLAT_COUNTS e-:
+    With S = true_sky (ADU), F the true flat of the unit and filter, t = EXPTIME (s), g = EGAIN
+    (e-/ADU), D = 0.0008 e-/s dark current, r = 6.0 e- read noise, t_dark the exposure time of
+    the dark used (:func:`frame_masters`), k = t / t_dark (1, or 0.5 for the 30 s short
+    frames), n the frames averaged in the science stack (NCOMBINE, 1 if absent), N_b, N_d, N_f
+    those of the master bias, dark and flat (NCOMBINE, UNRECORDED_NCOMBINE if absent) and
+    Q = FLAT_COUNTS e-. The master dark was bias-subtracted with the same master bias B that
+    calibrates the frame, so the calibrated frame is (R - (1 - k) B - k Dmean) / flat and
 
-        sigma**2 = [(F S g + D t + r**2) / n + r**2 / N_b + k**2 (D t_dark + r**2) / N_d]
-                   / (g F)**2  +  S**2 / (N_f Q F)
+        sigma**2 = [(F S g + D t + r**2) / n + (1 - k)**2 r**2 / N_b
+                    + k**2 (D t_dark + r**2) / N_d] / (g F)**2  +  S**2 / (N_f Q F)   [ADU^2]
 
     (see :func:`skyrms.simulate.calibrated_sigma`).
     """
@@ -471,16 +539,39 @@ def true_galaxy(frame: DemoFrame, shape) -> np.ndarray:
 # --- pixels ---------------------------------------------------------------------------------------
 
 
-def _master_pixels(master, position, shape, seed):
-    """Pixels (ADU; flats dimensionless) of the master at ``position`` in the plan."""
+def _master_pixels(master, position, shape, seed, biases):
+    """Pixels of the master at ``position`` in the plan, as written: float32, ADU (flats:
+    dimensionless).
+
+    ``biases`` maps (unit, date) to the pixels of the master biases already made; a dark is the
+    mean of its raw darks minus the bias of its unit and night from there (exactly the array
+    written to that bias file).
+    """
     rng = np.random.default_rng([seed, 100 + position])
     n = _master_count(master)
     if master.imagetyp == "BIAS":
-        return simulate.master_bias(shape, BIAS_LEVEL[master.unit], DETECTOR, n, rng)
-    if master.imagetyp == "DARK":
-        return simulate.master_dark(shape, master.exptime, DETECTOR, n, rng)
+        pixels = simulate.master_bias(shape, BIAS_LEVEL[master.unit], DETECTOR, n, rng)
+    elif master.imagetyp == "DARK":
+        bias = biases[master.unit, master.date_obs[:10]]
+        level = BIAS_LEVEL[master.unit]
+        pixels = simulate.master_dark(bias, level, master.exptime, DETECTOR, n, rng)
+    else:
+        flat = _true_flat(master.unit, master.filter, tuple(shape))
+        pixels = simulate.master_flat(flat, n, FLAT_COUNTS, rng)
+    return np.asarray(pixels, dtype=np.float32)
+
+
+def flat_error(master: DemoMaster, shape) -> np.ndarray:
+    """The ``ERR`` HDU of a master flat: its 1-sigma error per pixel, dimensionless like the flat,
+    float32 (ny, nx).
+
+    ``sqrt(F / (N_f * FLAT_COUNTS))`` with F the true flat of the unit and filter and N_f the
+    frames averaged (NCOMBINE, UNRECORDED_NCOMBINE if absent): the shot noise of the flat
+    frames, the only noise the demo gives a master flat (:func:`skyrms.simulate.master_flat`).
+    """
     flat = _true_flat(master.unit, master.filter, tuple(shape))
-    return simulate.master_flat(flat, n, FLAT_COUNTS, rng)
+    error = simulate.master_flat_error(flat, _master_count(master), FLAT_COUNTS)
+    return error.astype(np.float32)
 
 
 def _calibrated_frame(root, frame, shape, seed, star_table):
@@ -509,13 +600,26 @@ def _read(path):
 
 
 def write(root, shape=DEFAULT_SHAPE, seed: int = 7) -> None:
-    """Write the whole demo survey (masters, science frames, truth tables) under ``root``."""
+    """Write the whole demo survey (masters, science frames, truth tables) under ``root``.
+
+    Any stamp ``demo.json`` is removed first and written last, so an interrupted write leaves no
+    stamp. Files of the survey are replaced in place (atomically, one by one); other files under
+    ``root`` are left alone.
+    """
     root = Path(root)
-    shape = tuple(shape)
+    shape = tuple(int(n) for n in shape)
+    (root / STAMP).unlink(missing_ok=True)
     frames, masters = plan(seed)
+    biases = {}
     for position, master in enumerate(masters):
-        pixels = _master_pixels(master, position, shape, seed)
-        write_float_map(root / master.relpath, pixels, _master_header(master), checksum=False)
+        pixels = _master_pixels(master, position, shape, seed, biases)
+        header = _master_header(master)
+        if master.imagetyp == "BIAS":
+            biases[master.unit, master.date_obs[:10]] = pixels
+        if master.imagetyp == "FLAT":
+            _write_flat(root / master.relpath, pixels, header, flat_error(master, shape))
+        else:
+            write_float_map(root / master.relpath, pixels, header, checksum=False)
     rows = {}
     for frame in sorted(frames, key=lambda f: (f.unit, f.filter, f.index)):
         table = stars(frame, shape, seed)
@@ -526,6 +630,53 @@ def write(root, shape=DEFAULT_SHAPE, seed: int = 7) -> None:
     header = ["relpath", "object", "unit", "filter", "exptime", "sky_median", "noise"]
     header += ["n_stars", "n_saturated"]
     _write_tsv(root / "truth/frames.tsv", [header] + [rows[k] for k in sorted(rows)])
+    with atomic_path(root / STAMP) as tmp:
+        tmp.write_text(json.dumps(_stamp(shape, seed)) + "\n")
+
+
+def ensure(root, shape=DEFAULT_SHAPE, seed: int = 7) -> bool:
+    """Write the demo survey under ``root`` unless it is already there; True if it wrote.
+
+    It is there if the stamp ``root/demo.json`` records this shape, seed and DEMO_VERSION (one
+    JSON read). Once written, the survey is data like any other: files removed or added by
+    hand stay so, as a sync would leave them. Otherwise the files the stamp's survey had and
+    this one has not (other seeds name the frames differently) are removed, then :func:`write`
+    rewrites everything, stamp last.
+    """
+    root = Path(root)
+    shape = tuple(int(n) for n in shape)
+    old = _read_stamp(root)
+    if old == _stamp(shape, seed):
+        return False
+    relpaths = output_relpaths(seed)
+    if old is not None and isinstance(old.get("seed"), int):
+        for stale in set(output_relpaths(old["seed"])) - set(relpaths):
+            (root / stale).unlink(missing_ok=True)
+    write(root, shape, seed)
+    return True
+
+
+def _stamp(shape, seed):
+    return {"shape": [int(n) for n in shape], "seed": int(seed), "version": DEMO_VERSION}
+
+
+def _read_stamp(root):
+    """The stamp under ``root`` as a dict, or None if it is missing or unreadable."""
+    try:
+        stamp = json.loads((root / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def _write_flat(path, flat, header, error):
+    """Write a master flat: primary HDU the flat, image extension ``ERR`` its 1-sigma error."""
+    err_header = fits.Header([("COMMENT", "1-sigma error of the master flat per pixel")])
+    hdus = [
+        fits.PrimaryHDU(np.asarray(flat, dtype=np.float32), header),
+        fits.ImageHDU(np.asarray(error, dtype=np.float32), err_header, name="ERR"),
+    ]
+    atomic_write(fits.HDUList(hdus), path, checksum=False)
 
 
 def _truth_row(frame, shape, table):

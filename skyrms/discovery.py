@@ -23,6 +23,8 @@ PRODUCTS = {
     "mask": ".mask.fits",
     "bkg": ".bkg.fits",
     "bkgrms": ".bkgrms.fits",
+    "masters": ".masters.json",
+    "proprms": ".proprms.fits",
 }
 """Suffix of each per-frame product, appended to the frame's key."""
 

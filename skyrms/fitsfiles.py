@@ -37,8 +37,8 @@ def image_hdu(hdul: fits.HDUList, path) -> fits.ImageHDU | fits.PrimaryHDU:
 
 
 @contextmanager
-def opened_image(path, memmap: bool = False):
-    """Open a FITS file and yield its first 2-d image HDU.
+def opened_fits(path, memmap: bool = False):
+    """Open a FITS file and yield its HDU list.
 
     Any failure to open or read it, inside the ``with`` block too, becomes an
     :class:`InputError` whose message names the file and the problem.
@@ -47,7 +47,7 @@ def opened_image(path, memmap: bool = False):
         with warnings.catch_warnings():
             warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
             with fits.open(path, memmap=memmap) as hdul:
-                yield image_hdu(hdul, path)
+                yield hdul
     except InputError:
         raise
     except AstropyUserWarning as truncated:
@@ -56,6 +56,13 @@ def opened_image(path, memmap: bool = False):
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError, TypeError, IndexError) as error:
         raise InputError(f"{path}: not a readable FITS file ({error})") from None
+
+
+@contextmanager
+def opened_image(path, memmap: bool = False):
+    """Open a FITS file and yield its first 2-d image HDU (errors as in :func:`opened_fits`)."""
+    with opened_fits(path, memmap) as hdul:
+        yield image_hdu(hdul, path)
 
 
 def read_image(path) -> tuple[np.ndarray, fits.Header]:
@@ -73,6 +80,12 @@ def read_header(path) -> fits.Header:
     """Header of the first 2-d image of a FITS file, without reading its pixels."""
     with opened_image(path, memmap=True) as hdu:
         return hdu.header.copy()
+
+
+def read_extension(path, name: str) -> np.ndarray | None:
+    """The named image extension of a FITS file as native float32, or None if absent."""
+    with opened_fits(path) as hdul:
+        return native_float32(hdul[name].data) if name in hdul else None
 
 
 def read_mask(path) -> tuple[np.ndarray, fits.Header]:

@@ -19,7 +19,11 @@ sub-exposures averaged into the frame:
     calibrated = (raw - master_bias - master_dark t / t_dark) / master_flat
 
 and the masters are made as described in :func:`master_bias`, :func:`master_dark` and
-:func:`master_flat`. :func:`calibrated_sigma` gives the noise this process implies.
+:func:`master_flat`. The master dark is bias-subtracted with the same master bias that calibrates
+the frame, so with k = t / t_dark and Dmean the mean of the raw dark frames,
+``calibrated = (raw - (1 - k) master_bias - k Dmean) / master_flat``: the bias noise enters with
+weight (1 - k) and cancels for k = 1. :func:`calibrated_sigma` gives the noise this process
+implies.
 """
 
 from dataclasses import dataclass
@@ -229,18 +233,38 @@ def master_bias(shape, bias_level, detector, ncombine, rng):
     return bias_level + sigma * rng.standard_normal(shape, dtype=np.float32)
 
 
-def master_dark(shape, exptime, detector, ncombine, rng):
-    """Bias-subtracted master dark in ADU for ``exptime`` s: mean of ``ncombine`` dark frames.
+def master_dark(bias, bias_level, exptime, detector, ncombine, rng):
+    """Master dark in ADU for ``exptime`` s: mean of ``ncombine`` raw darks minus ``bias``.
 
-    ``(Poisson(ncombine * dark_current * exptime) / ncombine
-    + read_noise / sqrt(ncombine) * N(0, 1)) / egain``: the dark signal and the noise of the
-    frames averaged (dark shot noise and read noise). The noise of the master bias each dark was
-    corrected with, hot pixels and amplifier glow are ignored.
+    ``bias`` (ADU, the shape of the frame) is the master bias the dark is corrected with (in the
+    survey: that of the same unit and night, the very array that also calibrates that night's
+    science frames). Each raw dark frame reads ``bias_level`` (ADU) plus the dark signal
+    ``dark_current * exptime`` e- (Poisson) plus read noise, so their mean is
+
+        Dmean = bias_level + (Poisson(ncombine D t) / ncombine + r / sqrt(ncombine) N(0, 1)) / g
+
+    with mean ``bias_level + D t / g`` (ADU) and variance ``(D t + r**2) / (ncombine g**2)``
+    (ADU^2), and the master dark is ``Dmean - bias``: mean ``D t / g`` ADU, variance
+    ``(D t + r**2) / (ncombine g**2) + Var(bias)``, its noise anti-correlated with ``bias``
+    (covariance ``-Var(bias)``). Computed in float64; hot pixels and amplifier glow are ignored.
     """
-    dark = rng.poisson(ncombine * detector.dark_current * exptime, size=shape).astype(float)
-    dark += np.sqrt(ncombine) * detector.read_noise * rng.standard_normal(shape, dtype=np.float32)
+    bias = np.asarray(bias, dtype=np.float64)
+    dark = rng.poisson(ncombine * detector.dark_current * exptime, size=bias.shape).astype(float)
+    dark += np.sqrt(ncombine) * detector.read_noise * rng.standard_normal(bias.shape, np.float32)
     dark /= ncombine * detector.egain
+    dark += bias_level
+    dark -= bias
     return dark
+
+
+def master_flat_error(flat, ncombine, counts):
+    """1-sigma error (dimensionless, like the flat) of a master flat made by :func:`master_flat`.
+
+    ``sqrt(flat / (ncombine * counts))``: the shot noise of ``ncombine * counts * flat`` electrons
+    relative to the ``ncombine * counts`` electrons of the normalising level, with ``flat`` the
+    true flat (mean 1) and ``counts`` in e- per pixel per flat frame.
+    """
+    return np.sqrt(flat / (ncombine * counts))
 
 
 def master_flat(flat, ncombine, counts, rng):
@@ -248,9 +272,10 @@ def master_flat(flat, ncombine, counts, rng):
 
     The mean of ``ncombine`` flats of ``counts`` e- per pixel (at flat = 1), normalised by that
     level: the shot noise of ``ncombine * counts * flat`` electrons; read noise and the bias and
-    dark noise of these high-count frames are negligible and ignored.
+    dark noise of these high-count frames are negligible and ignored. The error per pixel is
+    :func:`master_flat_error`.
     """
-    sigma = np.sqrt(flat / (ncombine * counts))
+    sigma = master_flat_error(flat, ncombine, counts)
     return flat + sigma * rng.standard_normal(flat.shape, dtype=np.float32)
 
 
@@ -278,24 +303,26 @@ def calibrated_sigma(
 ):
     """Noise std (ADU) of a sky-only pixel of the calibrated frame, per pixel.
 
-    With S the sky (cal. ADU), F the true flat, t the exposure time, g the egain, D the dark
-    current, r the read noise, k = t / t_dark, the numbers of frames ``nsub`` (science stack),
-    ``nbias``, ``ndark``, ``nflat`` and Q the flat counts (e-):
+    With S the sky (cal. ADU), F the true flat, t the exposure time (s), g the egain (e-/ADU),
+    D the dark current (e-/s), r the read noise (e-), k = t / t_dark, the numbers of frames
+    ``nsub`` (science stack), ``nbias``, ``ndark``, ``nflat`` and Q the flat counts (e-), for a
+    master dark bias-subtracted with the same master bias B that calibrates the frame (see
+    :func:`master_dark`), so that the frame is ``(raw - (1 - k) B - k Dmean) / master_flat``:
 
         sigma**2 = [ (F S g + D t + r**2) / nsub        raw frame: sky + dark shot, read noise
-                     + r**2 / nbias                      master bias
-                     + k**2 (D t_dark + r**2) / ndark    master dark (scaled by k)
+                     + (1 - k)**2 r**2 / nbias           master bias (cancels for k = 1)
+                     + k**2 (D t_dark + r**2) / ndark    raw darks averaged (scaled by k)
                    ] / (g F)**2
                    + S**2 / (nflat Q F)                  master flat (relative var 1/(nflat Q F))
 
-    The raw-frame and bias/dark terms are exact; the flat term is the first-order (delta-method)
-    term of the ratio, exact to a relative ~3 / (nflat Q), i.e. ~1e-5.
+    in ADU^2. The raw-frame, bias and dark terms are exact; the flat term is the first-order
+    (delta-method) term of the ratio, exact to a relative ~3 / (nflat Q), i.e. ~1e-5.
     """
     g, r2, dark = detector.egain, detector.read_noise**2, detector.dark_current
     k = exptime / dark_exptime
     electrons2 = (
         (flat * sky * g + dark * exptime + r2) / nsub
-        + r2 / nbias
+        + (1 - k) ** 2 * r2 / nbias
         + k**2 * (dark * dark_exptime + r2) / ndark
     )
     return np.sqrt(electrons2 / (g * flat) ** 2 + sky**2 / (nflat * flat_counts * flat))

@@ -1,7 +1,9 @@
 """The embedded demo survey: plan, files, headers, WCS, determinism and the truth it promises."""
 
 import csv
+import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +13,12 @@ from astropy.time import Time
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from skyrms import demo
+from skyrms import demo, simulate
 
 SHAPE = demo.DEFAULT_SHAPE
 SMALL = (120, 180)
 FRAMES, MASTERS = demo.plan()
+SHORT = [f for f in FRAMES if f.exptime == 30.0]  # calibrated with a 60 s dark scaled by 0.5
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +58,25 @@ def galaxy_distance_arcsec(frame, shape):
 
 
 def test_plan_frames_cover_every_combination_on_two_nights():
-    assert len(FRAMES) == 16
-    combos = {(f.object, f.unit, f.filter) for f in FRAMES}
+    assert len(FRAMES) == 18
+    regular = FRAMES[:16]
+    combos = {(f.object, f.unit, f.filter) for f in regular}
     assert combos == {(o, u, b) for o in demo.TILES for u in demo.UNITS for b in demo.FILTERS}
     for combo in combos:
-        nights = sorted(f.date_obs[:10] for f in FRAMES if (f.object, f.unit, f.filter) == combo)
+        nights = sorted(f.date_obs[:10] for f in regular if (f.object, f.unit, f.filter) == combo)
         assert nights == ["2025-11-20", "2025-11-22"]
-    assert [f.index for f in FRAMES] == list(range(16))
+    assert [f.index for f in FRAMES] == list(range(18))
+    assert FRAMES[16:] == SHORT
+    assert [(f.object, f.unit, f.filter, f.date_obs[:10], f.ncombine) for f in SHORT] == [
+        ("T00528", unit, "m600", "2025-11-22", 1) for unit in demo.UNITS
+    ]
+    for f in SHORT:
+        before = [
+            g
+            for g in regular
+            if (g.unit, g.object, g.date_obs[:10]) == (f.unit, f.object, f.date_obs[:10])
+        ]
+        assert f.date_obs > max(g.date_obs for g in before)
     assert {f.object for f in FRAMES if f.crowded} == {"T00528"}
     assert {f.object for f in FRAMES} == {"T00528", demo.GALAXY["object"]}
 
@@ -79,10 +94,11 @@ def test_plan_frame_names_times_and_exptimes():
         assert float(match[6]) == f.exptime
         assert (f.observatory, f.telkey) == ("7DT", "7DT_C361K_HIGH_1x1")
         assert 2 <= int(f.date_obs[11:13]) < 6
-    assert len({f.date_obs for f in FRAMES}) == 16
+    assert len({f.date_obs for f in FRAMES}) == 18
     long = [f for f in FRAMES if f.relpath.endswith("_100.fits")]
     assert 0 < len(long) < len(FRAMES)
-    assert {f.exptime for f in FRAMES} == {60.0, 100.0}
+    assert [f for f in FRAMES if f.relpath.endswith("_30.fits")] == SHORT
+    assert {f.exptime for f in FRAMES} == {30.0, 60.0, 100.0}
     assert {f.ncombine for f in FRAMES} == {None, 1, 3}
 
 
@@ -130,10 +146,11 @@ def test_frame_masters_match_unit_night_exptime_and_filter():
         bias, dark, flat = demo.frame_masters(f)
         assert {bias.unit, dark.unit, flat.unit} == {f.unit}
         assert bias.date_obs[:10] == dark.date_obs[:10] == f.date_obs[:10]
-        assert dark.exptime == f.exptime
+        assert dark.exptime == (60.0 if f in SHORT else f.exptime)
         assert (flat.filter, flat.date_obs[:10]) == (f.filter, "2025-11-19")
     used = {m.relpath for f in FRAMES for m in demo.frame_masters(f)}
     assert any(m.ncombine is None for m in MASTERS if m.relpath in used)
+    assert 30.0 not in {m.exptime for m in MASTERS}  # the short frames have no dark of their own
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -143,8 +160,10 @@ def test_output_relpaths_are_exactly_the_written_files(root):
     expected = demo.output_relpaths()
     assert expected == sorted(expected)
     assert files_under(root) == expected
-    assert "truth/frames.tsv" in expected
-    assert len(expected) == 16 + 22 + 1 + 16
+    assert "truth/frames.tsv" in expected and "demo.json" in expected
+    assert len(expected) == 18 + 22 + 1 + 18 + 1
+    stamp = json.loads((root / "demo.json").read_text())
+    assert stamp == {"shape": list(SHAPE), "seed": 7, "version": demo.DEMO_VERSION}
 
 
 def test_small_write_is_byte_for_byte_deterministic(tmp_path):
@@ -214,15 +233,43 @@ def test_master_headers_and_pixels(root):
         assert header.get("NCOMBINE") == m.ncombine
         n = m.ncombine or demo.UNRECORDED_NCOMBINE
         read = 6.0 / 0.2561 / np.sqrt(n)  # ADU
+        with fits.open(root / m.relpath) as hdul:
+            assert [h.name for h in hdul] == (
+                ["PRIMARY", "ERR"] if m.imagetyp == "FLAT" else ["PRIMARY"]
+            )
         if m.imagetyp == "BIAS":
             assert data.mean() == pytest.approx(demo.BIAS_LEVEL[m.unit], abs=0.2)
             assert data.std() == pytest.approx(read, rel=0.01)
         elif m.imagetyp == "DARK":
             assert data.mean() == pytest.approx(0.0008 * m.exptime / 0.2561, abs=0.1)
-            assert data.std() == pytest.approx(read, rel=0.02)
+            (bias,) = (
+                b
+                for b in MASTERS
+                if b.imagetyp == "BIAS" and (b.unit, b.date_obs[:10]) == (m.unit, m.date_obs[:10])
+            )
+            nb = bias.ncombine or demo.UNRECORDED_NCOMBINE
+            read_b = 6.0 / 0.2561 / np.sqrt(nb)
+            dark_var = (0.0008 * m.exptime + 36.0) / 0.2561**2 / n  # mean of the raw darks
+            assert data.std() == pytest.approx(np.sqrt(dark_var + read_b**2), rel=0.01)
+            # Bias-subtracted with that very bias: dark + bias is the mean of the raw darks.
+            raw_mean = data.astype(float) + fits.getdata(root / bias.relpath).astype(float)
+            assert raw_mean.mean() == pytest.approx(
+                demo.BIAS_LEVEL[m.unit] + 0.0008 * m.exptime / 0.2561, abs=0.1
+            )
+            assert raw_mean.std() == pytest.approx(np.sqrt(dark_var), rel=0.01)
         else:
             assert data.mean() == pytest.approx(1.0, abs=1e-4)
             assert 0.01 < data.std() < 0.03
+            err, err_header = fits.getdata(root / m.relpath, "ERR", header=True)
+            assert err.dtype == np.dtype(">f4") and err.shape == SHAPE
+            assert "BUNIT" not in err_header  # dimensionless, like the flat
+            true_flat = demo._true_flat(m.unit, m.filter, SHAPE)
+            expected_err = np.sqrt(true_flat / (n * demo.FLAT_COUNTS))
+            np.testing.assert_allclose(err, expected_err, rtol=1e-6)
+            np.testing.assert_array_equal(err, demo.flat_error(m, SHAPE))
+            pull = (data - true_flat) / err
+            assert pull.std() == pytest.approx(1.0, abs=0.01)
+            assert abs(pull.mean()) < 0.01
 
 
 # --- truth ----------------------------------------------------------------------------------------
@@ -323,3 +370,103 @@ def test_truth_tables_match_the_truth_functions(root):
         assert [float(s["flux"]) for s in stars] == pytest.approx(table["flux"], rel=1e-9)
         assert [int(s["halfsize"]) for s in stars] == list(table["halfsize"])
         assert [s["saturated"] == "1" for s in stars] == list(table["saturated"])
+
+
+@pytest.mark.parametrize("k", [1.0, 0.6, 0.5, 0.25])
+def test_calibrated_sigma_with_a_dark_subtracted_with_the_frames_bias(k):
+    """Monte Carlo, one sample per pixel: the (1 - k)**2 bias and k**2 dark terms are exact.
+
+    Low sky and few bias frames make the bias term large: the variance of the old model (a dark
+    without bias noise, bias term r**2 / N_b for every k) and of a dark subtracted with an
+    independent bias both differ from the truth by > 8 %, far beyond the 0.6 % tolerance.
+    """
+    rng = np.random.default_rng(1)
+    shape, detector = (1000, 1000), demo.DETECTOR
+    sky, flat = np.full(shape, 5.0), np.ones(shape)
+    t_dark, nbias, ndark, nflat, counts = 100.0, 3, 3, 5, 20000.0
+    exptime = k * t_dark
+    bias = simulate.master_bias(shape, 500.0, detector, nbias, rng)
+    dark = simulate.master_dark(bias, 500.0, t_dark, detector, ndark, rng)
+    mflat = simulate.master_flat(flat, nflat, counts, rng)
+    raw = simulate.expose(sky, flat, 500.0, exptime, detector, 1, rng)
+    calibrated = simulate.calibrate(raw, bias, dark, t_dark, mflat, exptime)
+    variance = np.mean(
+        simulate.calibrated_sigma(
+            sky, flat, exptime, detector, 1, nbias, ndark, t_dark, nflat, counts
+        )
+        ** 2
+    )
+    assert calibrated.mean() == pytest.approx(5.0, abs=0.2)
+    assert calibrated.var() / variance == pytest.approx(1.0, abs=0.006)
+    bias_var = detector.read_noise**2 / nbias / detector.egain**2  # ADU^2
+    old_model = variance + (1 - (1 - k) ** 2) * bias_var
+    independent_bias = variance + (1 - (1 - k) ** 2 + k**2) * bias_var
+    assert min(old_model, independent_bias) / variance > 1.08
+
+
+def test_short_frames_use_the_bias_term(root):
+    """The 30 s frames (k = 0.5) match true_sigma, which differs from the k = 1 formula."""
+    for f in SHORT:
+        bias, dark, _ = demo.frame_masters(f)
+        assert f.exptime / dark.exptime == 0.5
+        data = fits.getdata(root / f.relpath).astype(float)
+        free = ~stamp_mask(demo.stars(f, SHAPE), SHAPE)
+        sigma = demo.true_sigma(f, SHAPE)
+        pull = ((data - demo.true_sky(f, SHAPE)) / sigma)[free]
+        assert np.std(pull) == pytest.approx(1.0, abs=0.006), f.relpath
+        nb = bias.ncombine or demo.UNRECORDED_NCOMBINE
+        nd = dark.ncombine or demo.UNRECORDED_NCOMBINE
+        # Bias and dark terms (e-^2) as the flat-free part of sigma**2 shows them.
+        g, r2 = 0.2561, 36.0
+        terms = 0.25 * r2 / nb + 0.25 * (0.0008 * 60 + r2) / nd
+        flat = demo._true_flat(f.unit, f.filter, SHAPE)
+        sky = demo.true_sky(f, SHAPE)
+        nf = demo.frame_masters(f)[2].ncombine or demo.UNRECORDED_NCOMBINE
+        rest = (flat * sky * g + 0.0008 * 30 + r2) / (g * flat) ** 2
+        rest += sky**2 / (nf * demo.FLAT_COUNTS * flat)
+        np.testing.assert_allclose(sigma**2 - rest, terms / (g * flat) ** 2, rtol=1e-9)
+
+
+# --- ensure ---------------------------------------------------------------------------------------
+
+
+def mtimes(path):
+    return {name: (Path(path) / name).stat().st_mtime_ns for name in files_under(path)}
+
+
+def test_ensure_writes_once_and_rewrites_when_stale(tmp_path):
+    target = tmp_path / "demo"
+    assert demo.ensure(target, SMALL) is True
+    assert files_under(target) == demo.output_relpaths()
+    stamp = json.loads((target / "demo.json").read_text())
+    assert stamp == {"shape": list(SMALL), "seed": 7, "version": demo.DEMO_VERSION}
+    before = mtimes(target)
+    start = time.perf_counter()
+    assert demo.ensure(target, SMALL, seed=7) is False
+    assert time.perf_counter() - start < 0.5
+    assert mtimes(target) == before
+    # Another seed: rewritten, and the old seed's differently named frames are gone.
+    assert demo.ensure(target, SMALL, seed=8) is True
+    assert files_under(target) == demo.output_relpaths(8)
+    assert json.loads((target / "demo.json").read_text())["seed"] == 8
+    assert demo.ensure(target, SMALL, seed=8) is False
+
+
+def test_ensure_redoes_an_interrupted_or_other_write(tmp_path):
+    target = tmp_path / "demo"
+    demo.write(target, SMALL)
+    assert demo.ensure(target, SMALL) is False
+    (target / "demo.json").unlink()  # as if interrupted before the stamp
+    assert demo.ensure(target, SMALL) is True
+    lost = demo.output_relpaths()[0]
+    (target / lost).unlink()  # removed by hand (or a sync): the survey is data now
+    assert demo.ensure(target, SMALL) is False
+    assert files_under(target) == [p for p in demo.output_relpaths() if p != lost]
+    stamp = json.loads((target / "demo.json").read_text())
+    (target / "demo.json").write_text(json.dumps(dict(stamp, version=demo.DEMO_VERSION - 1)))
+    assert demo.ensure(target, SMALL) is True
+    assert demo.ensure(target, (100, 150)) is True
+    assert fits.getdata(target / FRAMES[0].relpath).shape == (100, 150)
+    (target / "demo.json").write_text("{not json")
+    assert demo.ensure(target, (100, 150)) is True
+    assert demo.ensure(target, (100, 150)) is False

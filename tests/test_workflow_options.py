@@ -16,6 +16,7 @@ from skyrms.sources import MaskParams
 
 FRAMES, _ = demo.plan()
 CHAIN = (".srcmask.fits", ".mask.fits", ".bkg.fits", ".bkgrms.fits")
+BESIDE = (*CHAIN, ".masters.json", ".proprms.fits")
 
 
 def digest(path):
@@ -26,6 +27,7 @@ def digest(path):
 def archive(demo_run, tmp_path):
     """A real (non-demo) archive: the demo frames of tile T01462, unit 7DT02, copied."""
     root = tmp_path / "scidata"
+    shutil.copytree(demo_run / "demo" / "calib", tmp_path / "calib")
     for frame in FRAMES:
         if frame.object == "T01462" and frame.unit == "7DT02":
             target = root / Path(frame.relpath).relative_to("scidata")
@@ -35,7 +37,12 @@ def archive(demo_run, tmp_path):
 
 
 def real_data(root, **inputs):
-    return {"demo": {"enabled": False}, "inputs": {"root": str(root), **inputs}}
+    """Configuration for an archive at ``root`` with the demo's master library beside it."""
+    return {
+        "demo": {"enabled": False},
+        "inputs": {"root": str(root), **inputs},
+        "calibration": {"root": str(root.parent / "calib")},
+    }
 
 
 def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_path):
@@ -44,8 +51,8 @@ def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_p
     config = real_data(archive, pattern="*_100.fits") | {"outputs": {"beside_inputs": True}}
     snakemake(tmp_path / "run", config=config)
     for frame in frames:
-        made = [frame.with_name(frame.name[:-5] + s).exists() for s in CHAIN]
-        assert made == [frame.name.endswith("_100.fits")] * len(CHAIN)
+        made = [frame.with_name(frame.name[:-5] + s).exists() for s in BESIDE]
+        assert made == [frame.name.endswith("_100.fits")] * len(BESIDE)
         assert digest(frame) == before[frame]
     assert not (tmp_path / "run" / "results" / "7DT").exists()
     assert (tmp_path / "run" / "results" / "logs" / "source_mask").is_dir()
@@ -76,7 +83,7 @@ def test_bad_configuration_stops_before_any_job(tmp_path, config, message):
     run = snakemake(tmp_path, "--dry-run", config=config, check=False)
     assert run.returncode != 0
     assert message in run.stdout
-    assert not (tmp_path / "demo").exists()
+    assert not (tmp_path / "results" / "7DT").exists()
 
 
 def test_box_larger_than_the_frame_fails_that_frame_with_one_line(archive, tmp_path):

@@ -1,11 +1,13 @@
-"""Configuration, frame discovery and path helpers shared by every rule."""
+"""Configuration, frame discovery, master lookup and path helpers shared by every rule."""
 
 import os
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
-from skyrms import demo, discovery
+from skyrms import calibration, demo, discovery
+from skyrms.headerindex import HeaderIndex
 
 min_version("9.0")
 
@@ -15,26 +17,19 @@ ROOT = config["inputs"]["root"]
 RESULTS = config["outputs"]["results"]
 OUTDIR = ROOT if config["outputs"]["beside_inputs"] else RESULTS
 DEMO = config["demo"]
+CALIBRATION = config["calibration"]
 
-
-def demo_frames():
-    """Paths of the demo survey's science frames (they need not exist yet)."""
-    relpaths = demo.output_relpaths(DEMO["seed"])
-    return [os.path.join(DEMO["root"], p) for p in relpaths if p.startswith("scidata/")]
+if DEMO["enabled"] and demo.ensure(DEMO["root"], DEMO["shape"], DEMO["seed"]):
+    logger.info(f"Wrote the demo survey under {DEMO['root']}.")
 
 
 def selected_frames():
-    """Frame paths: the explicit list if given, else the demo plan or a search of ROOT."""
+    """Frame paths: the explicit list if one is given, else a search of ROOT."""
     inputs = config["inputs"]
     listed = inputs["paths"] + (
         discovery.read_path_list(inputs["path_list"]) if inputs["path_list"] else []
     )
-    if listed:
-        return listed
-    selection = discovery.Selection.from_config(inputs)
-    if DEMO["enabled"]:
-        return [p for p in demo_frames() if selection.matches(os.path.relpath(p, ROOT))]
-    return discovery.discover(ROOT, selection)
+    return listed or discovery.discover(ROOT, discovery.Selection.from_config(inputs))
 
 
 def keyed_frames():
@@ -50,12 +45,44 @@ def keyed_frames():
     return frames
 
 
+def master_choices():
+    """Per frame key: (chosen masters, None) or (None, why none fits).
+
+    Headers come from an index kept in RESULTS that re-reads only new or
+    changed files, so this stays cheap for large archives and libraries.
+    """
+    library = calibration.library_paths(CALIBRATION["root"])
+    paths = [*FRAMES.values(), *library]
+    index = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
+    fields = index.fields(paths)
+    index.save(keep=paths)
+    groups, problems = calibration.build_library(
+        CALIBRATION["root"], {path: fields[path] for path in library}
+    )
+    for problem in problems:
+        logger.warning(f"Calibration library: skipped {problem}")
+    return calibration.choose_for_frames(
+        FRAMES,
+        fields,
+        groups,
+        calibration.max_days_by_type(CALIBRATION["max_days"]),
+        CALIBRATION["dark_exptime"],
+    )
+
+
 FRAMES = keyed_frames()
+CHOICES = master_choices() if CALIBRATION["enabled"] else {}
 
 
 def frame(wildcards):
     """Path of the science frame with this key."""
     return FRAMES[wildcards.key]
+
+
+def chosen_masters(wildcards):
+    """Paths of the masters chosen for this frame (none when the lookup failed)."""
+    choice, _ = CHOICES[wildcards.key]
+    return [choice[t]["path"] for t in calibration.TYPES] if choice else []
 
 
 def product(suffix):
@@ -66,6 +93,17 @@ def product(suffix):
 def products_of_all_frames(*suffixes):
     """Every selected frame's products with these suffixes."""
     return [os.path.join(OUTDIR, f"{key}{s}") for key in FRAMES for s in suffixes]
+
+
+def final_products():
+    """What a run makes: the frame table, the chain's maps and, with masters, more."""
+    maps = [".mask.fits", ".bkg.fits", ".bkgrms.fits"]
+    if CALIBRATION["enabled"]:
+        maps.append(".proprms.fits")
+    tables = [os.path.join(RESULTS, "frames.tsv")]
+    if CALIBRATION["enabled"]:
+        tables.append(os.path.join(RESULTS, "rms_ratios.tsv"))
+    return tables + products_of_all_frames(*maps)
 
 
 def log_of(rule):

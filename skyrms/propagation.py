@@ -1,0 +1,195 @@
+"""File-level steps of the calibration branch: record the masters, propagate the RMS."""
+
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import TYPES
+from .fitsfiles import (
+    InputError,
+    atomic_path,
+    read_extension,
+    read_header,
+    read_image,
+    write_float_map,
+)
+from .noise import propagated_variance, read_noise_from_bias
+from .provenance import product_header
+
+log = logging.getLogger(__name__)
+
+FLAT_ERROR_EXTENSION = "ERR"
+"""Name of the image extension of a master flat holding its 1-sigma error."""
+
+
+def record_masters(frame, choice: dict | None, error: str | None, output) -> None:
+    """Write the masters chosen for ``frame`` (JSON), or fail with the lookup's error."""
+    if error:
+        raise InputError(error)
+    for imagetyp in TYPES:
+        pick = choice[imagetyp]
+        log.info(f"{imagetyp.lower()}: {pick['path']} ({pick['days']:+.3f} days)")
+    with atomic_path(output) as temporary:
+        temporary.write_text(json.dumps(choice, indent=1))
+
+
+def header_number(header, keyword: str, what, default=None):
+    """A numeric keyword of ``header``; ``default`` (with a warning) or an error if absent."""
+    value = header.get(keyword)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if default is None:
+        problem = "missing" if value is None else f"malformed ({value!r})"
+        raise InputError(f"{what}: {keyword} {problem}")
+    log.warning(f"{what}: no usable {keyword}; assuming {default}")
+    return default
+
+
+def read_master(path, shape):
+    """A master's pixels and header, checked against the frame's shape."""
+    data, header = read_image(path)
+    if data.shape != shape:
+        raise InputError(
+            f"{path}: master is {data.shape[1]}x{data.shape[0]}, the frame is {shape[1]}x{shape[0]}"
+        )
+    return data, header
+
+
+def flat_pixels(path, shape):
+    """Master flat and its error map (None if it has no ERR extension), checked."""
+    flat, header = read_master(path, shape)
+    if not np.all(flat > 0):
+        raise InputError(
+            f"{path}: master flat has {np.count_nonzero(~(flat > 0))} pixels <= 0 or NaN"
+        )
+    error = read_extension(path, FLAT_ERROR_EXTENSION)
+    if error is None:
+        log.warning(
+            f"{path}: no {FLAT_ERROR_EXTENSION} extension; the flat's own error is left out"
+        )
+    return flat, error, header
+
+
+@dataclass
+class Calibration:
+    """Everything the noise model needs besides the sky, read from the frame and masters."""
+
+    bias: np.ndarray
+    dark: np.ndarray
+    flat: np.ndarray
+    flat_error: np.ndarray | None
+    egain: float
+    exptime: float
+    dark_exptime: float
+    counts: dict
+    read_noise: float = 0.0
+    noise_source: str = ""
+
+
+def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Calibration:
+    """Read the chosen masters and the frame's keywords; fill defaults with warnings."""
+    paths = {imagetyp: choice[imagetyp]["path"] for imagetyp in TYPES}
+    bias, bias_header = read_master(paths["BIAS"], shape)
+    dark, dark_header = read_master(paths["DARK"], shape)
+    flat, flat_error, _ = flat_pixels(paths["FLAT"], shape)
+    default = settings["default_ncombine"]
+    cal = Calibration(
+        bias, dark, flat, flat_error,
+        egain=settings["gain"] or header_number(header, "EGAIN", frame),
+        exptime=header_number(header, "EXPTIME", frame),
+        dark_exptime=header_number(dark_header, "EXPTIME", paths["DARK"]),
+        counts={
+            "science": int(header_number(header, "NCOMBINE", frame, default["science"])),
+            "bias": int(header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"])),
+            "dark": int(header_number(dark_header, "NCOMBINE", paths["DARK"], default["master"])),
+        },
+    )  # fmt: skip
+    if settings["read_noise"] is not None:
+        cal.read_noise, cal.noise_source = settings["read_noise"], "config"
+    elif "RDNOISE" in header:
+        cal.read_noise, cal.noise_source = header_number(header, "RDNOISE", frame), "RDNOISE"
+    else:
+        cal.read_noise = read_noise_from_bias(
+            bias, cal.egain, cal.counts["bias"], settings["combine"]
+        )
+        cal.noise_source = "master bias"
+    return cal
+
+
+def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: dict) -> list:
+    """Header cards of the propagated RMS product: the model's inputs and the masters."""
+    cards = [
+        ("EGAINUSD", cal.egain, "gain used, e-/ADU"),
+        ("RDNOISE", round(cal.read_noise, 4), f"read noise used, e- ({cal.noise_source})"),
+        ("NCOMBSCI", cal.counts["science"], "exposures in the science frame"),
+        ("NCOMBBIA", cal.counts["bias"], "frames in the master bias"),
+        ("NCOMBDRK", cal.counts["dark"], "frames in the master dark"),
+        ("DARKSCAL", round(cal.exptime / cal.dark_exptime, 6), "EXPTIME / dark EXPTIME"),
+        ("COMBINE", settings["combine"], "how the masters were combined"),
+        ("DARKBIAS", settings["dark_bias"], "bias in the master dark"),
+        ("FLATERR", cal.flat_error is not None, "flat error map used"),
+        ("PROPMED", round(medians["propagated"], 4), "median of this map, ADU"),
+        ("IMGMED", round(medians["image"], 4), "median image-based RMS (IN_RMS), ADU"),
+        ("RMSRATIO", round(medians["ratio"], 5), "median propagated / image-based RMS"),
+    ]
+    for imagetyp in TYPES:
+        days = round(choice[imagetyp]["days"], 5)
+        cards.append((f"{imagetyp}DAYS", days, f"master {imagetyp.lower()} - frame, days"))
+    return cards
+
+
+def propagated_rms(frame, background, image_rms, masters, output, settings: dict) -> None:
+    """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
+
+    ``settings`` is the ``calibration`` section of the configuration: gain and
+    read_noise overrides (None: from the headers), combine, dark_bias and
+    default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.noise`.
+    """
+    header = read_header(frame)
+    sky, _ = read_image(background)
+    with open(masters) as handle:
+        choice = json.load(handle)
+    cal = load_calibration(frame, header, choice, sky.shape, settings)
+    log.info(
+        f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
+        f"NCOMBINE {cal.counts}"
+    )
+    variance = propagated_variance(
+        sky, cal.flat, cal.dark, egain=cal.egain, read_noise=cal.read_noise,
+        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
+        n_bias=cal.counts["bias"], n_dark=cal.counts["dark"], flat_error=cal.flat_error,
+        combine=settings["combine"], dark_bias=settings["dark_bias"],
+    )  # fmt: skip
+    rms = np.sqrt(variance, out=variance)
+    image, _ = read_image(image_rms)
+    medians = {
+        "propagated": float(np.median(rms)),
+        "image": float(np.median(image)),
+        "ratio": float(np.median(rms / image)),
+    }
+    log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
+    inputs = {"IN_FRAME": frame, "IN_BKG": background, "IN_RMS": image_rms}
+    inputs |= {f"IN_{imagetyp}": choice[imagetyp]["path"] for imagetyp in TYPES}
+    cards = provenance_cards(cal, choice, settings, medians)
+    write_float_map(output, rms, product_header(header, "PROPRMS", "adu", inputs, cards))
+
+
+RATIO_COLUMNS = {
+    "frame": "IN_FRAME", "object": "OBJECT", "unit": "TELESCOP", "filter": "FILTER",
+    "exptime": "EXPTIME", "date_obs": "DATE-OBS", "propagated_median": "PROPMED",
+    "image_median": "IMGMED", "ratio": "RMSRATIO", "bias_days": "BIASDAYS",
+    "dark_days": "DARKDAYS", "flat_days": "FLATDAYS",
+}  # fmt: skip
+"""Columns of the ratio table and the product header keyword each comes from."""
+
+
+def write_ratio_table(products: list[str], output) -> None:
+    """Tab-separated table, a row per propagated RMS product, from their headers only."""
+    rows = ["\t".join(RATIO_COLUMNS)]
+    for path in products:
+        header = read_header(path)
+        rows.append("\t".join(str(header.get(key, "")) for key in RATIO_COLUMNS.values()))
+    with atomic_path(output) as temporary:
+        temporary.write_text("\n".join(rows) + "\n")

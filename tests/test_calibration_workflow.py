@@ -1,0 +1,114 @@
+"""The calibration branch through snakemake: propagated RMS on the demo, and re-runs after syncs."""
+
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import snakemake
+
+from skyrms import demo
+
+SHAPE = demo.DEFAULT_SHAPE
+FRAMES, MASTERS = demo.plan()
+
+
+def key_of(frame):
+    return os.path.relpath(frame.relpath, "scidata")[:-5]
+
+
+def jobs(dry_run_output):
+    """(rule, key) of every job a dry run lists."""
+    found, rule = set(), None
+    for line in dry_run_output.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = match.group(1)
+        elif match := re.match(r"^\s+wildcards: key=(\S+)", line):
+            found.add((rule, match.group(1)))
+        elif match := re.match(r"^(?:local)?checkpoint (\w+):", line):
+            rule = match.group(1)
+    return found
+
+
+@pytest.mark.parametrize("frame", FRAMES, ids=lambda f: os.path.basename(f.relpath))
+def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
+    path = demo_run / "results" / (key_of(frame) + ".proprms.fits")
+    propagated = fits.getdata(path)
+    image = fits.getdata(demo_run / "results" / (key_of(frame) + ".bkgrms.fits"))
+    assert np.median(propagated / image) == pytest.approx(1, abs=0.05)
+    truth = demo.true_sigma(frame, SHAPE)
+    assert np.median(propagated / truth) == pytest.approx(1, abs=0.03)
+    header = fits.getheader(path)
+    chosen = demo.frame_masters(frame)
+    assert [header[f"IN_{m.imagetyp}"] for m in chosen] == [
+        os.path.abspath(demo_run / "demo" / m.relpath) for m in chosen
+    ]
+    assert header["DARKSCAL"] == pytest.approx(frame.exptime / chosen[1].exptime)
+    assert header["PRODTYPE"] == "PROPRMS" and header["BUNIT"] == "adu"
+
+
+def test_ratio_table_has_a_row_per_frame(demo_run):
+    lines = (demo_run / "results" / "rms_ratios.tsv").read_text().splitlines()
+    columns = lines[0].split("\t")
+    rows = [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert len(rows) == len(FRAMES)
+    assert all(abs(float(row["ratio"]) - 1) < 0.05 for row in rows)
+    assert {os.path.basename(row["frame"]) for row in rows} == {
+        os.path.basename(f.relpath) for f in FRAMES
+    }
+
+
+def test_choice_is_recorded_per_frame(demo_run):
+    frame = FRAMES[0]
+    record = (demo_run / "results" / (key_of(frame) + ".masters.json")).read_text()
+    for master in demo.frame_masters(frame):
+        assert master.relpath in record
+
+
+@pytest.fixture
+def synced(demo_run, tmp_path):
+    """A copy of the finished demo run, to change as a data sync would."""
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy, symlinks=True)
+    return copy
+
+
+def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
+    bias = next(
+        m
+        for m in MASTERS
+        if m.imagetyp == "BIAS" and m.unit == "7DT02" and m.date_obs.startswith("2025-11-20")
+    )
+    new = synced / "demo" / os.path.dirname(bias.relpath) / "bias_7DT02_20251120_early.fits"
+    with fits.open(synced / "demo" / bias.relpath) as hdul:
+        hdul[0].header["DATE-OBS"] = "2025-11-20T03:30:00"
+        hdul[0].header["MJD-OBS"] = 60999.145833
+        hdul.writeto(new)
+    winners = {
+        key_of(f) for f in FRAMES if f.unit == "7DT02" and f.date_obs.startswith("2025-11-20")
+    }
+    assert winners
+    planned = jobs(snakemake(synced, "--dry-run").stdout)
+    assert planned == {(rule, key) for key in winners for rule in ("masters", "propagated_rms")}
+    snakemake(synced)
+    for key in winners:
+        assert fits.getheader(synced / "results" / (key + ".proprms.fits"))["IN_BIAS"] == str(new)
+    assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout
+
+
+def test_no_master_in_reach_fails_that_frame_only(synced):
+    flats = [m for m in MASTERS if m.imagetyp == "FLAT" and m.unit == "7DT05" and m.filter == "r"]
+    for flat in flats:
+        (synced / "demo" / flat.relpath).unlink()
+    for product in (synced / "results").rglob("*.proprms.fits"):
+        product.unlink()
+    run = snakemake(synced, "--keep-going", check=False)
+    assert run.returncode != 0
+    failed = [f for f in FRAMES if f.unit == "7DT05" and f.filter == "r"]
+    for frame in FRAMES:
+        made = (synced / "results" / (key_of(frame) + ".proprms.fits")).exists()
+        assert made is (frame not in failed), frame.relpath
+    where = "7DT/7DT_C361K_HIGH_1x1/7DT05 within 7 days"
+    assert f"{os.path.basename(failed[0].relpath)}: no master flat in r for {where}" in run.stdout
