@@ -112,3 +112,17 @@ def test_no_master_in_reach_fails_that_frame_only(synced):
         assert made is (frame not in failed), frame.relpath
     where = "7DT/7DT_C361K_HIGH_1x1/7DT05 within 7 days"
     assert f"{os.path.basename(failed[0].relpath)}: no master flat in r for {where}" in run.stdout
+
+
+def test_missing_ncombine_takes_the_configured_default_with_a_warning(demo_run):
+    for frame in FRAMES:
+        bias = demo.frame_masters(frame)[0]
+        if bias.ncombine is None:
+            break
+    else:
+        pytest.fail("the demo has no frame calibrated with a bias lacking NCOMBINE")
+    log = (demo_run / "results" / "logs" / "propagated_rms" / f"{key_of(frame)}.log").read_text()
+    assert f"{bias.relpath}: no usable NCOMBINE; assuming 7" in log
+    header = fits.getheader(demo_run / "results" / (key_of(frame) + ".proprms.fits"))
+    assert header["NCOMBBIA"] == 7
+    assert header["NCOMBSCI"] == (frame.ncombine or 1)
