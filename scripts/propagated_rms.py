@@ -1,15 +1,16 @@
-"""Rule propagated_rms: the background RMS map propagated from the CCD noise model."""
+"""Rule propagated_rms: record the chosen masters, then propagate the background RMS."""
 
-from skyrms.propagation import propagated_rms
+from skyrms.propagation import record_and_propagate
 from skyrms.snakescript import run
 
 run(
     snakemake,
-    propagated_rms,
+    record_and_propagate,
     frame=snakemake.input.frame,
     background=snakemake.input.background,
     image_rms=snakemake.input.image_rms,
-    masters=snakemake.input.masters,
-    output=snakemake.output[0],
+    lookup=snakemake.params.lookup,
+    record=snakemake.output.choice,
+    output=snakemake.output.rms,
     settings=snakemake.params.settings,
 )

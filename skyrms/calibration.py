@@ -14,6 +14,7 @@ the path that sorts first, so the choice never depends on listing order.
 import glob
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from astropy.time import Time
@@ -65,19 +66,35 @@ class NoMasterError(ValueError):
     """No usable master of a type for a frame; the message says which and why."""
 
 
+MJD_ZERO = datetime(1858, 11, 17)
+"""Day zero of the Modified Julian Date."""
+
+
 def mjd_of(fields: dict, what: str) -> float:
     """Modified Julian Date of an observation from MJD-OBS or DATE-OBS (ISO, UTC).
 
-    Raises ValueError naming ``what`` when neither is usable.
+    Python's own ISO parser comes first (thousands of frames are looked up when
+    the job graph is built), astropy's for the forms it does not read. Leap
+    seconds are ignored: they do not matter for a distance in days. Raises
+    ValueError naming ``what`` when neither keyword is usable.
     """
     if isinstance(fields.get("MJD-OBS"), int | float):
         return float(fields["MJD-OBS"])
+    if "DATE-OBS" not in fields:
+        raise ValueError(f"{what}: no DATE-OBS or MJD-OBS in the header")
+    text = str(fields["DATE-OBS"]).strip()
     try:
-        return float(Time(fields["DATE-OBS"], format="isot", scale="utc").mjd)
-    except KeyError:
-        raise ValueError(f"{what}: no DATE-OBS or MJD-OBS in the header") from None
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{what}: malformed DATE-OBS {fields['DATE-OBS']!r}") from None
+        pass
+    else:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return (moment - MJD_ZERO).total_seconds() / 86400
+    try:
+        return float(Time(text, format="isot", scale="utc").mjd)
+    except ValueError:
+        raise ValueError(f"{what}: malformed DATE-OBS {text!r}") from None
 
 
 def number_of(fields: dict, keyword: str, what: str) -> float:

@@ -3,8 +3,7 @@
     skyrms run frame.fits -o products/          # the whole chain
     skyrms source-mask frame.fits frame.srcmask.fits
     skyrms circular-mask frame.fits frame.srcmask.fits frame.mask.fits --circle 150.1 -30.2 45
-    skyrms background frame.fits frame.mask.fits frame.bkg.fits
-    skyrms rms frame.fits frame.mask.fits frame.bkgrms.fits
+    skyrms background frame.fits frame.mask.fits frame.bkg.fits frame.bkgrms.fits
 
 Parameters come from the built-in defaults, then ``--configfile`` (the
 workflow's config.yaml format: sections background, source_mask and
@@ -44,6 +43,12 @@ def load_config(path) -> dict:
         return yaml.safe_load(handle) or {}
 
 
+def box_and_filter(args) -> tuple[int, int]:
+    """Background box and filter sizes from the config file and options."""
+    params = mask_params(args)
+    return params.box_size, params.filter_size
+
+
 def circle_specs(args) -> list[dict]:
     """Circles from the config file plus each ``--circle RA DEC RADIUS_ARCSEC``."""
     specs = list(load_config(args.configfile).get("circular_masks", []))
@@ -71,24 +76,11 @@ def run_chain(args) -> None:
     out = products_of(args.frame, args.outdir)
     steps.source_mask(args.frame, out["srcmask"], params, args.bad_pixel_mask)
     steps.circular_mask(args.frame, out["srcmask"], out["mask"], circle_specs(args))
-    for kind, product in (("BACKGROUND", out["bkg"]), ("BKGRMS", out["bkgrms"])):
-        steps.masked_background_map(
-            args.frame, out["mask"], product, kind, params.box_size, params.filter_size
-        )
+    steps.masked_background_maps(
+        args.frame, out["mask"], out["bkg"], out["bkgrms"], params.box_size, params.filter_size
+    )
     for path in out.values():
         print(path)
-
-
-def run_background(kind):
-    """A background or RMS map command for ``kind``."""
-
-    def command(args) -> None:
-        params = mask_params(args)
-        steps.masked_background_map(
-            args.frame, args.mask, args.output, kind, params.box_size, params.filter_size
-        )
-
-    return command
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,15 +128,16 @@ def parser() -> argparse.ArgumentParser:
         action=lambda a: steps.circular_mask(a.frame, a.source_mask, a.output, circle_specs(a))
     )
 
-    for name, kind, text in (
-        ("background", "BACKGROUND", "background map"),
-        ("rms", "BKGRMS", "background RMS map"),
-    ):
-        command = commands.add_parser(name, parents=[common], help=text)
-        command.add_argument("frame")
-        command.add_argument("mask", help="the final mask product")
-        command.add_argument("output")
-        command.set_defaults(action=run_background(kind))
+    bg = commands.add_parser("background", parents=[common], help="background and RMS maps")
+    bg.add_argument("frame")
+    bg.add_argument("mask", help="the final mask product")
+    bg.add_argument("background", help="output: the background map")
+    bg.add_argument("rms", help="output: the background RMS map")
+    bg.set_defaults(
+        action=lambda a: steps.masked_background_maps(
+            a.frame, a.mask, a.background, a.rms, *box_and_filter(a)
+        )
+    )
     return main
 
 

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from astropy.io import fits
+
 from .fitsfiles import InputError, atomic_path, read_header
 
 KEYWORDS = (
@@ -26,10 +28,37 @@ def fingerprint(path: str) -> list[int]:
     return [status.st_size, status.st_mtime_ns]
 
 
+BLOCK = 2880
+"""Bytes in a FITS block; header cards are 80 bytes."""
+
+
+def primary_image_header(path: str) -> fits.Header | None:
+    """The primary header, read directly from the file's first blocks (fast).
+
+    None when the primary HDU holds no 2-d image or the file does not look
+    like FITS: :func:`read_fields` then takes the thorough way.
+    """
+    blocks = []
+    with open(path, "rb") as handle:
+        while not blocks or not any(
+            blocks[-1][i : i + 8] == b"END     " for i in range(0, BLOCK, 80)
+        ):
+            block = handle.read(BLOCK)
+            if len(block) < BLOCK or len(blocks) > 100:
+                return None
+            blocks.append(block)
+    try:
+        header = fits.Header.fromstring(b"".join(blocks))
+    except Exception:  # any malformed header: the thorough read names the problem
+        return None
+    return header if header.get("SIMPLE") is True and header.get("NAXIS") == 2 else None
+
+
 def read_fields(path: str) -> dict:
     """The :data:`KEYWORDS` of a file's first image header, or ``{"error": message}``."""
+    header = primary_image_header(path)
     try:
-        header = read_header(path)
+        header = header if header is not None else read_header(path)
     except InputError as error:
         return {"error": str(error)}
     return {

@@ -24,8 +24,8 @@ FLAT_ERROR_EXTENSION = "ERR"
 """Name of the image extension of a master flat holding its 1-sigma error."""
 
 
-def record_masters(frame, choice: dict | None, error: str | None, output) -> None:
-    """Write the masters chosen for ``frame`` (JSON), or fail with the lookup's error."""
+def record_masters(choice: dict | None, error: str | None, output) -> None:
+    """Write the masters chosen for a frame (JSON), or fail with the lookup's error."""
     if error:
         raise InputError(error)
     for imagetyp in TYPES:
@@ -140,17 +140,16 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
     return cards
 
 
-def propagated_rms(frame, background, image_rms, masters, output, settings: dict) -> None:
+def propagated_rms(frame, background, image_rms, choice: dict, output, settings: dict) -> None:
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
-    ``settings`` is the ``calibration`` section of the configuration: gain and
+    ``choice`` is the lookup's record (see :func:`skyrms.calibration.record`);
+    ``settings`` the ``calibration`` section of the configuration: gain and
     read_noise overrides (None: from the headers), combine, dark_bias and
     default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.noise`.
     """
     header = read_header(frame)
     sky, _ = read_image(background)
-    with open(masters) as handle:
-        choice = json.load(handle)
     cal = load_calibration(frame, header, choice, sky.shape, settings)
     log.info(
         f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
@@ -193,3 +192,13 @@ def write_ratio_table(products: list[str], output) -> None:
         rows.append("\t".join(str(header.get(key, "")) for key in RATIO_COLUMNS.values()))
     with atomic_path(output) as temporary:
         temporary.write_text("\n".join(rows) + "\n")
+
+
+def record_and_propagate(frame, background, image_rms, lookup, record, output, settings) -> None:
+    """Write the lookup's record of the masters, then the propagated RMS map made with them.
+
+    ``lookup`` is (choice, None) or (None, the one-line reason no master fits).
+    """
+    choice, error = lookup
+    record_masters(choice, error, record)
+    propagated_rms(frame, background, image_rms, choice, output, settings)

@@ -4,7 +4,6 @@ import logging
 import sys
 
 from .fitsfiles import InputError, ignore_nonstandard_cards
-from .steps import masked_background_map
 
 
 def run(snakemake, step, **arguments) -> None:
@@ -30,17 +29,3 @@ def run(snakemake, step, **arguments) -> None:
     except InputError as error:
         logging.getLogger("skyrms").error(str(error))
         sys.exit(1)
-
-
-def run_background_map(snakemake, kind: str) -> None:
-    """Body of the background rules: the ``kind`` map of the job's frame with its final mask."""
-    run(
-        snakemake,
-        masked_background_map,
-        frame=snakemake.input.frame,
-        mask_path=snakemake.input.mask,
-        output=snakemake.output[0],
-        kind=kind,
-        box_size=snakemake.params.background["box_size"],
-        filter_size=snakemake.params.background["filter_size"],
-    )

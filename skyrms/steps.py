@@ -118,13 +118,10 @@ def check_frame(frame, data: np.ndarray, box_size: int, filter_size: int) -> Non
         raise InputError(f"{frame}: no finite pixel in the frame")
 
 
-def masked_background_map(
-    frame, mask_path, output, kind: str, box_size: int, filter_size: int
-) -> None:
-    """Background (``kind="BACKGROUND"``) or background RMS (``"BKGRMS"``) map, ADU.
+def masked_background_maps(frame, mask_path, background, rms, box_size: int, filter_size: int):
+    """Background and background RMS maps (ADU) from one SEP fit without the masked pixels.
 
-    SEP's background is fitted with every pixel of the final mask left out; the
-    RMS map is corrected for the estimator's clipping bias (see
+    The RMS map is corrected for the estimator's clipping bias (see
     :data:`skyrms.background.GAUSSIAN_RMS_BIAS`).
     """
     data, header = read_image(frame)
@@ -132,22 +129,28 @@ def masked_background_map(
     mask, _ = read_mask(mask_path)
     if mask.shape != data.shape:
         raise InputError(f"{mask_path}: mask is {mask.shape}, the frame is {data.shape}")
-    bkg = estimate(np.where(mask != 0, 0.0, data).astype(np.float32), mask, box_size, filter_size)
-    fraction = float(np.count_nonzero(mask) / mask.size)
-    values, level = (
-        (bkg.back(), bkg.globalback)
-        if kind == "BACKGROUND"
-        else (unbiased_rms(bkg), bkg.globalrms / GAUSSIAN_RMS_BIAS)
+    masked = mask != 0
+    data[masked] = 0.0
+    bkg = estimate(data, masked, box_size, filter_size)
+    fraction = float(np.count_nonzero(masked) / mask.size)
+    log.info(
+        f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
+        f"masked fraction {fraction:.3f}"
     )
-    log.info(f"{kind.lower()}: global {level:.3f} ADU, masked fraction {fraction:.3f}")
     cards = [
         ("BKGBOX", box_size, "background box size, pixels"),
         ("BKGFILT", filter_size, "background filter size, boxes"),
-        (
-            "MASKFRAC",
-            round(fraction, 5),
-            "fraction of pixels masked",
-        ),
+        ("MASKFRAC", round(fraction, 5), "fraction of pixels masked"),
     ]
     inputs = {"IN_FRAME": frame, "IN_MASK": mask_path}
-    write_float_map(output, values, product_header(header, kind, "adu", inputs, cards))
+    write_float_map(
+        background, bkg.back(), product_header(header, "BACKGROUND", "adu", inputs, cards)
+    )
+    cards.append(("RMSBIAS", GAUSSIAN_RMS_BIAS, "SEP clipped RMS / true sigma; divided out"))
+    write_float_map(rms, unbiased_rms(bkg), product_header(header, "BKGRMS", "adu", inputs, cards))
+
+
+def mask_and_background(frame, source_mask, mask, background, rms, specs, box_size, filter_size):
+    """The final mask (the circles merged into the source mask), then the maps fitted with it."""
+    circular_mask(frame, source_mask, mask, specs)
+    masked_background_maps(frame, mask, background, rms, box_size, filter_size)

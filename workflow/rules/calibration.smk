@@ -1,23 +1,8 @@
-"""Master-frame lookup and the background RMS propagated from the calibration."""
+"""The background RMS propagated from the calibration, with the masters chosen per frame.
 
-
-rule masters:
-    input:
-        frame=frame,
-        masters=chosen_masters,
-    output:
-        product(".masters.json"),
-    log:
-        log_of("masters"),
-    benchmark:
-        benchmark_of("masters")
-    conda:
-        "../../envs/masters.yaml"
-    params:
-        choice=lambda wildcards: CHOICES[wildcards.key][0],
-        error=lambda wildcards: CHOICES[wildcards.key][1],
-    script:
-        "../../scripts/masters.py"
+The masters are chosen when the job graph is built (common.smk), so that they
+are this rule's inputs: a nearer master arriving reruns exactly its frames.
+"""
 
 
 rule propagated_rms:
@@ -25,10 +10,10 @@ rule propagated_rms:
         frame=frame,
         background=product(".bkg.fits"),
         image_rms=product(".bkgrms.fits"),
-        masters=product(".masters.json"),
-        calibration=chosen_masters,
+        masters=chosen_masters,
     output:
-        product(".proprms.fits"),
+        rms=product(".proprms.fits"),
+        choice=product(".masters.json"),
     log:
         log_of("propagated_rms"),
     benchmark:
@@ -36,6 +21,7 @@ rule propagated_rms:
     conda:
         "../../envs/propagated_rms.yaml"
     params:
+        lookup=lambda wildcards: CHOICES[wildcards.key],
         settings=CALIBRATION,
     script:
         "../../scripts/propagated_rms.py"

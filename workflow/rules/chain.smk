@@ -1,4 +1,9 @@
-"""The chain: the frame table, then per frame source mask, circular masks, background, RMS."""
+"""The chain: the frame table, then per frame the source mask and the masked background.
+
+Circular masks are drawn in the background job: whenever they change the
+background must be refitted anyway, and fewer jobs per frame keep the job
+graph of a large archive quick to build.
+"""
 
 
 rule frames:
@@ -34,30 +39,14 @@ rule source_mask:
         "../../scripts/source_mask.py"
 
 
-rule circular_mask:
+rule background:
     input:
         frame=frame,
         source_mask=product(".srcmask.fits"),
     output:
-        product(".mask.fits"),
-    log:
-        log_of("circular_mask"),
-    benchmark:
-        benchmark_of("circular_mask")
-    conda:
-        "../../envs/circular_mask.yaml"
-    params:
-        circles=config["circular_masks"],
-    script:
-        "../../scripts/circular_mask.py"
-
-
-rule background:
-    input:
-        frame=frame,
         mask=product(".mask.fits"),
-    output:
-        product(".bkg.fits"),
+        background=product(".bkg.fits"),
+        rms=product(".bkgrms.fits"),
     log:
         log_of("background"),
     benchmark:
@@ -65,24 +54,7 @@ rule background:
     conda:
         "../../envs/background.yaml"
     params:
+        circles=config["circular_masks"],
         background=config["background"],
     script:
         "../../scripts/background.py"
-
-
-rule background_rms:
-    input:
-        frame=frame,
-        mask=product(".mask.fits"),
-    output:
-        product(".bkgrms.fits"),
-    log:
-        log_of("background_rms"),
-    benchmark:
-        benchmark_of("background_rms")
-    conda:
-        "../../envs/background_rms.yaml"
-    params:
-        background=config["background"],
-    script:
-        "../../scripts/background_rms.py"

@@ -96,14 +96,16 @@ def products_of_all_frames(*suffixes):
 
 
 def final_products():
-    """What a run makes: the frame table, the chain's maps and, with masters, more."""
-    maps = [".mask.fits", ".bkg.fits", ".bkgrms.fits"]
-    if CALIBRATION["enabled"]:
-        maps.append(".proprms.fits")
+    """What a run makes: the frame table and the maps of every frame.
+
+    With calibration the ratio table stands for all maps (it needs every
+    frame's propagated RMS, which needs the others), which keeps the job
+    graph small for large archives.
+    """
     tables = [os.path.join(RESULTS, "frames.tsv")]
     if CALIBRATION["enabled"]:
-        tables.append(os.path.join(RESULTS, "rms_ratios.tsv"))
-    return tables + products_of_all_frames(*maps)
+        return tables + [os.path.join(RESULTS, "rms_ratios.tsv")]
+    return tables + products_of_all_frames(".mask.fits", ".bkg.fits", ".bkgrms.fits")
 
 
 def log_of(rule):

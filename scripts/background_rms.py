@@ -1,5 +1,0 @@
-"""Rule background_rms: the background RMS map of one frame, fitted with the final mask."""
-
-from skyrms.snakescript import run_background_map
-
-run_background_map(snakemake, "BKGRMS")
