@@ -220,11 +220,15 @@ def observation_of(key: str, path: str, fields: dict) -> Observation:
     )
 
 
-def record(picks: dict[str, Pick]) -> dict:
-    """The choice as plain data (JSON-ready): per type path, days, date and NCOMBINE."""
+def record(picks: dict[str, Pick], digest) -> dict:
+    """The choice as plain data (JSON-ready): per type path, SHA-256, days, date, NCOMBINE.
+
+    ``digest`` gives a file's SHA-256 from its path.
+    """
     return {
         imagetyp: {
             "path": pick.master.path,
+            "sha256": digest(pick.master.path),
             "days": round(pick.days, 6),
             "mjd": pick.master.mjd,
             "exptime": pick.master.exptime,
@@ -236,14 +240,23 @@ def record(picks: dict[str, Pick]) -> dict:
 
 
 def choose_for_frames(
-    frames: dict[str, str], frame_fields: dict, groups: dict, max_days: dict, dark_exptime: str
+    frames: dict[str, str],
+    frame_fields: dict,
+    groups: dict,
+    max_days: dict,
+    dark_exptime: str,
+    digest,
 ) -> dict[str, tuple[dict | None, str | None]]:
-    """For each frame key: (the recorded choice, None) or (None, the one-line error)."""
+    """For each frame key: (the recorded choice, None) or (None, the one-line error).
+
+    ``digest`` gives a master's SHA-256 from its path, for the record.
+    """
     chosen = {}
     for key, path in frames.items():
         try:
             observation = observation_of(key, path, frame_fields[path])
-            chosen[key] = (record(choose(observation, groups, max_days, dark_exptime)), None)
+            picks = choose(observation, groups, max_days, dark_exptime)
+            chosen[key] = (record(picks, digest), None)
         except ValueError as error:
             chosen[key] = (None, str(error))
     return chosen

@@ -1,5 +1,6 @@
 """Reading frames and writing products as FITS, with clear errors and atomic writes."""
 
+import glob
 import os
 import tempfile
 import warnings
@@ -100,10 +101,14 @@ def atomic_path(path):
 
     The file appears at ``path`` only when complete (``os.replace``), so an
     interrupted job never leaves a half-written file at a product path; on
-    failure the temporary file is removed. Permissions follow the umask.
+    failure the temporary file is removed, and temporaries that a killed job
+    left for the same path are removed before writing. Permissions follow the
+    umask.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temporary = Path(temporary)

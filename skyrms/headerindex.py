@@ -1,14 +1,19 @@
-"""A cache of the header keywords the workflow needs, kept on disk between runs.
+"""What the workflow knows of each input file, kept on disk between runs.
 
 Opening every frame and master on every invocation does not scale to a
 survey archive. The index remembers, per file, its size and modification time
-and the keywords read from it; a later run re-reads only files that are new
-or changed, and forgets files that are gone. A file that cannot be read is
-remembered with its error, so the frame fails in its own job, not the run.
+(the *stamp*), the header keywords read from it and the SHA-256 of its bytes;
+a later run re-reads only files whose stamp changed, and forgets files that
+are gone. The digest lets the workflow tell a file rewritten with the same
+bytes (a sync that does not keep modification times: nothing to redo) from
+one whose content changed. A file that cannot be read is remembered with its
+error, so that frame fails in its own job, not the whole run.
 """
 
+import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from astropy.io import fits
@@ -17,12 +22,12 @@ from .fitsfiles import InputError, atomic_path, read_header
 
 KEYWORDS = (
     "IMAGETYP", "OBJECT", "TELESCOP", "OBSERVAT", "FILTER", "EXPTIME", "DATE-OBS", "MJD-OBS",
-    "NCOMBINE", "EGAIN", "GAIN", "RDNOISE", "SATURATE",
+    "NCOMBINE", "EGAIN", "GAIN", "RDNOISE", "SATURATE", "NAXIS1", "NAXIS2",
 )  # fmt: skip
 """Keywords kept for every file (those absent from a header are left out)."""
 
 
-def fingerprint(path: str) -> list[int]:
+def stamp_of(path: str) -> list[int]:
     """Size (bytes) and modification time (ns) of a file: a new value means re-read it."""
     status = os.stat(path)
     return [status.st_size, status.st_mtime_ns]
@@ -68,33 +73,54 @@ def read_fields(path: str) -> dict:
     }
 
 
+def sha256_of(path: str) -> str:
+    """Hex SHA-256 of a file's bytes (about 0.2 s for a 245 MB frame)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def examine(path: str) -> dict:
+    """A fresh index entry for ``path``: stamp, header keywords and digest."""
+    stamp = stamp_of(path)
+    return {"stamp": stamp, "fields": read_fields(path), "sha256": sha256_of(path)}
+
+
 class HeaderIndex:
-    """Header keywords of many files, cached in a JSON file at ``cache``."""
+    """Header keywords and digests of many files, cached in a JSON file at ``cache``."""
 
     def __init__(self, cache):
         self.cache = Path(cache)
         try:
-            self.entries = json.loads(self.cache.read_text())
+            saved = json.loads(self.cache.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
-            self.entries = {}
+            saved = {}
+        # An index made for other keywords is of no use: start afresh.
+        self.entries = saved.get("entries", {}) if saved.get("keywords") == list(KEYWORDS) else {}
         self.changed = False
 
-    def fields(self, paths) -> dict[str, dict]:
-        """Keywords of each path (re-read only where the file changed), by path."""
-        found = {}
-        for path in paths:
-            stamp = fingerprint(path)
-            entry = self.entries.get(path)
-            if entry is None or entry["stamp"] != stamp:
-                entry = {"stamp": stamp, "fields": read_fields(path)}
-                self.entries[path] = entry
-                self.changed = True
-            found[path] = entry["fields"]
-        return found
+    def refresh(self, paths) -> int:
+        """Examine the paths that are new or whose stamp changed; returns how many.
+
+        Files are examined on all cores at once (hashing releases Python's lock).
+        """
+        stale = [p for p in paths if self.entries.get(p, {}).get("stamp") != stamp_of(p)]
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            self.entries.update(zip(stale, pool.map(examine, stale), strict=True))
+        self.changed |= bool(stale)
+        return len(stale)
+
+    def fields(self, path: str) -> dict:
+        """Header keywords of a refreshed path (``{"error": ...}`` if unreadable)."""
+        return self.entries[path]["fields"]
+
+    def digest(self, path: str) -> str:
+        """SHA-256 of a refreshed path's bytes."""
+        return self.entries[path]["sha256"]
 
     def save(self, keep) -> None:
         """Write the cache (atomically), keeping only the paths in ``keep``."""
         kept = {path: self.entries[path] for path in keep if path in self.entries}
         if self.changed or len(kept) != len(self.entries):
             with atomic_path(self.cache) as temporary:
-                temporary.write_text(json.dumps(kept, separators=(",", ":")))
+                saved = {"keywords": list(KEYWORDS), "entries": kept}
+                temporary.write_text(json.dumps(saved, separators=(",", ":")))

@@ -1,6 +1,8 @@
 """Shared fixtures: the real `snakemake` run on the embedded demo in a temp folder."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +50,30 @@ def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo_run")
     snakemake(workdir)
     return workdir
+
+
+def planned_jobs(dry_run_output):
+    """(rule, key) of every job a dry run lists; key is None for rules without wildcards."""
+    found, rule = set(), None
+    for line in dry_run_output.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            if rule is not None:
+                found.add((rule, None))
+            rule = match.group(1)
+        elif rule and (match := re.match(r"^\s+wildcards: key=(\S+)", line)):
+            found.add((rule, match.group(1)))
+            rule = None
+        elif rule and not line.strip():
+            found.add((rule, None))
+            rule = None
+    if rule is not None:
+        found.add((rule, None))
+    return found
+
+
+@pytest.fixture
+def synced(demo_run, tmp_path):
+    """A copy of the finished demo run (times kept), to change as a data sync would."""
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy, symlinks=True)
+    return copy

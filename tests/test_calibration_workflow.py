@@ -1,13 +1,11 @@
 """The calibration branch through snakemake: propagated RMS on the demo, and re-runs after syncs."""
 
 import os
-import re
-import shutil
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import snakemake
+from conftest import planned_jobs, snakemake
 
 from skyrms import demo
 
@@ -17,19 +15,6 @@ FRAMES, MASTERS = demo.plan()
 
 def key_of(frame):
     return os.path.relpath(frame.relpath, "scidata")[:-5]
-
-
-def jobs(dry_run_output):
-    """(rule, key) of every job a dry run lists."""
-    found, rule = set(), None
-    for line in dry_run_output.splitlines():
-        if match := re.match(r"^(?:local)?rule (\w+):", line):
-            rule = match.group(1)
-        elif match := re.match(r"^\s+wildcards: key=(\S+)", line):
-            found.add((rule, match.group(1)))
-        elif match := re.match(r"^(?:local)?checkpoint (\w+):", line):
-            rule = match.group(1)
-    return found
 
 
 @pytest.mark.parametrize("frame", FRAMES, ids=lambda f: os.path.basename(f.relpath))
@@ -67,14 +52,6 @@ def test_choice_is_recorded_per_frame(demo_run):
         assert master.relpath in record
 
 
-@pytest.fixture
-def synced(demo_run, tmp_path):
-    """A copy of the finished demo run, to change as a data sync would."""
-    copy = tmp_path / "run"
-    shutil.copytree(demo_run, copy, symlinks=True)
-    return copy
-
-
 def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
     bias = next(
         m
@@ -90,8 +67,9 @@ def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
         key_of(f) for f in FRAMES if f.unit == "7DT02" and f.date_obs.startswith("2025-11-20")
     }
     assert winners
-    planned = jobs(snakemake(synced, "--dry-run").stdout)
-    assert planned == {("propagated_rms", key) for key in winners}
+    planned = planned_jobs(snakemake(synced, "--dry-run").stdout)
+    expected = {("propagated_rms", key) for key in winners} | {("rms_ratios", None), ("all", None)}
+    assert planned == expected
     snakemake(synced)
     for key in winners:
         assert fits.getheader(synced / "results" / (key + ".proprms.fits"))["IN_BIAS"] == str(new)

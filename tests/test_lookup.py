@@ -1,5 +1,6 @@
 """Master-frame lookup: keys, the max_days edge, ties, errors, and the header index."""
 
+import hashlib
 import os
 from dataclasses import replace
 
@@ -114,9 +115,10 @@ def test_frames_with_bad_headers_fail_alone():
     }
     night = Time("2025-11-20T03:00:00").mjd
     groups = library(*(replace(m, mjd=night + 0.1) for m in BASE))
-    chosen = choose_for_frames(frames, fields, groups, DAYS, "exact")
+    chosen = choose_for_frames(frames, fields, groups, DAYS, "exact", lambda path: f"sha:{path}")
     choice, error = chosen[keys["a"]]
     assert error is None and [choice[t]["path"] for t in TYPES] == [m.path for m in BASE]
+    assert [choice[t]["sha256"] for t in TYPES] == [f"sha:{m.path}" for m in BASE]
     assert chosen[keys["b"]] == (None, "b.fits: malformed DATE-OBS '20/11/25'")
 
 
@@ -146,7 +148,8 @@ def test_index_reads_only_new_or_changed_files(tmp_path, monkeypatch):
     cache = tmp_path / "index.json"
     paths = library_paths(str(root))
     index = HeaderIndex(cache)
-    fields = index.fields(paths)
+    assert index.refresh(paths) == 3
+    fields = {path: index.fields(path) for path in paths}
     index.save(paths)
     groups, problems = build_library(str(root), fields)
     assert sorted(groups) == [(*UNIT, "BIAS"), (*UNIT, "DARK")]
@@ -155,13 +158,15 @@ def test_index_reads_only_new_or_changed_files(tmp_path, monkeypatch):
     reads = []
     import skyrms.headerindex as module
 
-    real = module.read_fields
-    monkeypatch.setattr(module, "read_fields", lambda p: reads.append(p) or real(p))
+    real = module.examine
+    monkeypatch.setattr(module, "examine", lambda p: reads.append(p) or real(p))
     again = HeaderIndex(cache)
-    assert again.fields(paths) == fields and reads == []
+    assert again.refresh(paths) == 0 and reads == []
+    assert {path: again.fields(path) for path in paths} == fields
     new = write_master(
         root, "7DT02", "BIAS", "b2.fits", IMAGETYP="BIAS", **{"DATE-OBS": "2025-11-21T10:00:00"}
     )
     os.utime(paths[0], ns=(0, 0))  # touched: its stamp changes
-    again.fields(library_paths(str(root)))
+    assert again.refresh(library_paths(str(root))) == 2
     assert sorted(reads) == sorted([paths[0], str(new)])
+    assert again.digest(str(new)) == hashlib.sha256(new.read_bytes()).hexdigest()

@@ -112,3 +112,11 @@ def test_all_nan_frame_is_refused(tmp_path):
     fits.writeto(path, np.full(SHAPE, np.nan, dtype=np.float32))
     with pytest.raises(InputError, match="no finite pixel"):
         steps.source_mask(path, tmp_path / "s.fits", PARAMS)
+
+
+def test_temporaries_left_by_a_killed_job_are_removed_on_the_next_write(frame, tmp_path):
+    stale = tmp_path / ".s.fits.abc123.tmp"
+    stale.write_bytes(b"half a product")
+    steps.source_mask(frame, tmp_path / "s.fits", PARAMS)
+    assert not stale.exists()
+    assert read_mask(tmp_path / "s.fits")[0].shape == SHAPE

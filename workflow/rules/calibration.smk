@@ -20,6 +20,8 @@ rule propagated_rms:
         benchmark_of("propagated_rms")
     conda:
         "../../envs/propagated_rms.yaml"
+    resources:
+        mem_mb=memory_mb("propagated_rms"),
     params:
         lookup=lambda wildcards: CHOICES[wildcards.key],
         settings=CALIBRATION,

@@ -32,7 +32,10 @@ rule source_mask:
         benchmark_of("source_mask")
     conda:
         "../../envs/source_mask.yaml"
+    resources:
+        mem_mb=memory_mb("source_mask"),
     params:
+        content=frame_digest,
         mask=config["source_mask"],
         background=config["background"],
     script:
@@ -53,6 +56,8 @@ rule background:
         benchmark_of("background")
     conda:
         "../../envs/background.yaml"
+    resources:
+        mem_mb=memory_mb("background"),
     params:
         circles=config["circular_masks"],
         background=config["background"],

@@ -45,44 +45,91 @@ def keyed_frames():
     return frames
 
 
-def master_choices():
-    """Per frame key: (chosen masters, None) or (None, why none fits).
+def indexed_inputs():
+    """The header index of every frame and master, refreshed; and the library's paths.
 
-    Headers come from an index kept in RESULTS that re-reads only new or
-    changed files, so this stays cheap for large archives and libraries.
+    The index (RESULTS/header-index.json) re-reads and re-hashes only files
+    that are new or whose size or modification time changed.
     """
-    library = calibration.library_paths(CALIBRATION["root"])
+    library = (
+        calibration.library_paths(CALIBRATION["root"]) if CALIBRATION["enabled"] else []
+    )
     paths = [*FRAMES.values(), *library]
     index = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
-    fields = index.fields(paths)
+    if count := index.refresh(paths):
+        logger.info(f"Indexed {count} new or changed input files.")
     index.save(keep=paths)
+    return index, library
+
+
+def master_choices():
+    """Per frame key: (chosen masters, None) or (None, why none fits)."""
     groups, problems = calibration.build_library(
-        CALIBRATION["root"], {path: fields[path] for path in library}
+        CALIBRATION["root"], {path: INDEX.fields(path) for path in LIBRARY}
     )
     for problem in problems:
         logger.warning(f"Calibration library: skipped {problem}")
     return calibration.choose_for_frames(
         FRAMES,
-        fields,
+        {path: INDEX.fields(path) for path in FRAMES.values()},
         groups,
         calibration.max_days_by_type(CALIBRATION["max_days"]),
         CALIBRATION["dark_exptime"],
+        INDEX.digest,
     )
 
 
+def largest_frame():
+    """Pixels in the largest selected frame (from the index; 0 if none is readable)."""
+    sizes = [
+        INDEX.fields(path).get("NAXIS1", 0) * INDEX.fields(path).get("NAXIS2", 0)
+        for path in FRAMES.values()
+    ]
+    return max(sizes, default=0)
+
+
+def memory_mb(rule):
+    """Memory to reserve for one job of ``rule``, MB, from the largest frame's size.
+
+    Peak resident memory measured per frame pixel (2048x3072 demo frames),
+    plus the interpreter and libraries (about 70 MB).
+    """
+    bytes_per_pixel = {"source_mask": 32, "background": 12, "propagated_rms": 38}[rule]
+    return int(100 + bytes_per_pixel * PIXELS / 2**20)
+
+
 FRAMES = keyed_frames()
+INDEX, LIBRARY = indexed_inputs()
 CHOICES = master_choices() if CALIBRATION["enabled"] else {}
+PIXELS = largest_frame()
+
+# Without --resources mem_mb=..., jobs may use 90% of this machine's memory in
+# all, so that --cores N never starts more jobs than fit.
+if "mem_mb" not in workflow.global_resources:
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    workflow.register_resource("mem_mb", int(0.9 * physical / 2**20))
+
+
+# Inputs from the archive are ancient(): a sync that rewrites them with new
+# modification times triggers nothing. Their content is followed instead: the
+# frame's SHA-256 is a parameter of the first job that reads it, and each
+# master's is in the recorded choice, so changed bytes rerun what they feed.
 
 
 def frame(wildcards):
     """Path of the science frame with this key."""
-    return FRAMES[wildcards.key]
+    return ancient(FRAMES[wildcards.key])
+
+
+def frame_digest(wildcards):
+    """SHA-256 of the science frame with this key."""
+    return INDEX.digest(FRAMES[wildcards.key])
 
 
 def chosen_masters(wildcards):
     """Paths of the masters chosen for this frame (none when the lookup failed)."""
     choice, _ = CHOICES[wildcards.key]
-    return [choice[t]["path"] for t in calibration.TYPES] if choice else []
+    return [ancient(choice[t]["path"]) for t in calibration.TYPES] if choice else []
 
 
 def product(suffix):
