@@ -38,7 +38,6 @@ def write_fits(path: Path, **cards) -> None:
 
 def write_archive(root: Path, frames: int) -> list[Path]:
     """``frames`` science frames spread over tiles, units, filters and nights, and masters."""
-    rng = np.random.default_rng(1)
     paths = []
     for n in range(frames):
         unit, filt, night = UNITS[n % 20], FILTERS[(n // 20) % 5], NIGHTS[(n // 100) % 28]
@@ -82,7 +81,6 @@ def write_archive(root: Path, frames: int) -> list[Path]:
                     FILTER=filt,
                     NCOMBINE=9,
                 )
-    del rng
     return paths
 
 

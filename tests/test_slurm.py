@@ -93,6 +93,13 @@ def stop(name):
 
 @pytest.fixture(scope="module")
 def cluster():
+    """A running one-node cluster, configured in /etc/slurm/slurm.conf while it runs.
+
+    The file is removed (or the previous one restored) afterwards: a slurm.conf
+    naming a stopped controller makes every later Snakemake start wait about
+    9 s, because the SLURM plugin asks scontrol when it is imported. (Jobs'
+    srun does not see a SLURM_CONF set here, so the standard place is used.)
+    """
     reason = missing()
     if reason:
         pytest.skip(reason)
@@ -103,7 +110,10 @@ def cluster():
     ):  # fmt: skip
         os.makedirs(folder, exist_ok=True)
         shutil.chown(folder, owner, owner)
-    Path("/etc/slurm/slurm.conf").write_text(slurm_conf(host))
+    conf = Path("/etc/slurm/slurm.conf")
+    previous = conf.read_bytes() if conf.exists() else None
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(slurm_conf(host))
     started = []
     try:
         subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
@@ -124,6 +134,10 @@ def cluster():
     finally:
         for name in reversed(started):
             stop(name)
+        if previous is None:
+            conf.unlink()
+        else:
+            conf.write_bytes(previous)
 
 
 def test_demo_on_slurm_equals_the_local_run(cluster, demo_run, tmp_path):
