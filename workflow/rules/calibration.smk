@@ -8,12 +8,12 @@ are this rule's inputs: a nearer master arriving reruns exactly its frames.
 rule propagated_rms:
     input:
         frame=frame,
-        background=product(".bkg.fits"),
-        image_rms=product(".bkgrms.fits"),
+        background=product("bkg"),
+        image_rms=product("bkgrms"),
         masters=chosen_masters,
     output:
-        rms=product(".proprms.fits"),
-        choice=product(".masters.json"),
+        rms=product("proprms"),
+        choice=product("masters"),
     log:
         log_of("propagated_rms"),
     benchmark:
@@ -31,7 +31,7 @@ rule propagated_rms:
 
 rule rms_ratios:
     input:
-        products_of_all_frames(".proprms.fits"),
+        products_of_all_frames("proprms"),
     output:
         os.path.join(RESULTS, "rms_ratios.tsv"),
     log:

@@ -25,7 +25,7 @@ rule source_mask:
     input:
         frame=frame,
     output:
-        product(".srcmask.fits"),
+        product("srcmask"),
     log:
         log_of("source_mask"),
     benchmark:
@@ -45,11 +45,11 @@ rule source_mask:
 rule background:
     input:
         frame=frame,
-        source_mask=product(".srcmask.fits"),
+        source_mask=product("srcmask"),
     output:
-        mask=product(".mask.fits"),
-        background=product(".bkg.fits"),
-        rms=product(".bkgrms.fits"),
+        mask=product("mask"),
+        background=product("bkg"),
+        rms=product("bkgrms"),
     log:
         log_of("background"),
     benchmark:

@@ -81,11 +81,8 @@ def master_choices():
 
 def largest_frame():
     """Pixels in the largest selected frame (from the index; 0 if none is readable)."""
-    sizes = [
-        INDEX.fields(path).get("NAXIS1", 0) * INDEX.fields(path).get("NAXIS2", 0)
-        for path in FRAMES.values()
-    ]
-    return max(sizes, default=0)
+    headers = (INDEX.fields(path) for path in FRAMES.values())
+    return max((h.get("NAXIS1", 0) * h.get("NAXIS2", 0) for h in headers), default=0)
 
 
 def memory_mb(rule):
@@ -132,13 +129,14 @@ def chosen_masters(wildcards):
     return [ancient(choice[t]["path"]) for t in calibration.TYPES] if choice else []
 
 
-def product(suffix):
-    """Path pattern of a per-frame product, e.g. product('.bkg.fits')."""
-    return os.path.join(OUTDIR, f"{{key}}{suffix}")
+def product(kind):
+    """Path pattern of a per-frame product, e.g. product("bkg") (see discovery.PRODUCTS)."""
+    return os.path.join(OUTDIR, f"{{key}}{discovery.PRODUCTS[kind]}")
 
 
-def products_of_all_frames(*suffixes):
-    """Every selected frame's products with these suffixes."""
+def products_of_all_frames(*kinds):
+    """Every selected frame's products of these kinds."""
+    suffixes = [discovery.PRODUCTS[kind] for kind in kinds]
     return [os.path.join(OUTDIR, f"{key}{s}") for key in FRAMES for s in suffixes]
 
 
@@ -152,7 +150,7 @@ def final_products():
     tables = [os.path.join(RESULTS, "frames.tsv")]
     if CALIBRATION["enabled"]:
         return tables + [os.path.join(RESULTS, "rms_ratios.tsv")]
-    return tables + products_of_all_frames(".mask.fits", ".bkg.fits", ".bkgrms.fits")
+    return tables + products_of_all_frames("mask", "bkg", "bkgrms")
 
 
 def log_of(rule):
