@@ -57,7 +57,7 @@ def circle_specs(args) -> list[dict]:
     return specs
 
 
-CHAIN = ("srcmask", "mask", "bkg", "bkgrms")
+CHAIN = ("mask", "bkg", "bkgrms")
 """The products of ``skyrms run``, in the order they are made."""
 
 
@@ -74,11 +74,10 @@ def run_chain(args) -> None:
     """All steps on one frame."""
     params = mask_params(args)
     out = products_of(args.frame, args.outdir)
-    steps.source_mask(args.frame, out["srcmask"], params, args.bad_pixel_mask)
-    steps.circular_mask(args.frame, out["srcmask"], out["mask"], circle_specs(args))
-    steps.masked_background_maps(
-        args.frame, out["mask"], out["bkg"], out["bkgrms"], params.box_size, params.filter_size
-    )
+    steps.mask_and_background(
+        args.frame, out["mask"], out["bkg"], out["bkgrms"], params, circle_specs(args),
+        args.bad_pixel_mask,
+    )  # fmt: skip
     for path in out.values():
         print(path)
 

@@ -19,7 +19,6 @@ LAYOUT = ("observatory", "telkey", "object", "unit", "filter")
 """Folder levels under the root, outermost first."""
 
 PRODUCTS = {
-    "srcmask": ".srcmask.fits",
     "mask": ".mask.fits",
     "bkg": ".bkg.fits",
     "bkgrms": ".bkgrms.fits",

@@ -149,7 +149,7 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
     default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.noise`.
     """
     header = read_header(frame)
-    sky, _ = read_image(background)
+    sky, sky_header = read_image(background)
     cal = load_calibration(frame, header, choice, sky.shape, settings)
     log.info(
         f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
@@ -172,6 +172,8 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
     inputs = {"IN_FRAME": frame, "IN_BKG": background, "IN_RMS": image_rms}
     inputs |= {f"IN_{imagetyp}": choice[imagetyp]["path"] for imagetyp in TYPES}
     cards = provenance_cards(cal, choice, settings, medians)
+    if "FRAMESHA" in sky_header:
+        cards.insert(0, ("FRAMESHA", sky_header["FRAMESHA"], "SHA-256 of IN_FRAME"))
     write_float_map(output, rms, product_header(header, "PROPRMS", "adu", inputs, cards))
 
 

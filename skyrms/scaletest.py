@@ -101,7 +101,7 @@ def snakemake(workdir: Path, *args) -> tuple[float, str]:
 
 def touch_products(workdir: Path, frames: list[Path], root: Path) -> None:
     """Make every product exist, newer than its inputs, in the order the chain makes them."""
-    order = ["srcmask", "mask", "bkg", "bkgrms", "masters", "proprms"]
+    order = ["mask", "bkg", "bkgrms", "masters", "proprms"]
     now = time.time()
     for step, kind in enumerate(order, start=1):
         for frame in frames:

@@ -1,7 +1,7 @@
 """File-level steps: read a frame, call the science functions, write a product.
 
 The Snakemake scripts and the ``skyrms`` command line both call these; each
-writes exactly one product atomically and logs what it did.
+writes its products atomically and logs what it did.
 """
 
 import logging
@@ -37,15 +37,18 @@ def bad_pixel_map(path, shape: tuple[int, int]) -> np.ndarray | None:
     return bad
 
 
-def source_mask(frame, output, params: MaskParams, bad_pixels=None) -> None:
-    """Iterated source mask of ``frame`` (uint8 bits, see :mod:`skyrms.maskbits`)."""
-    data, header = read_image(frame)
-    check_frame(frame, data, params.box_size, params.filter_size)
+def detect_sources(data, header, params: MaskParams, bad_pixels=None):
+    """Iterated source mask of a frame's pixels (uint8 bits) and its header cards.
+
+    ``data`` is the native float32 frame (ADU), ``header`` its primary header,
+    ``bad_pixels`` an optional path to the user's bad-pixel mask.
+    """
     params = MaskParams(
         **{**vars(params), "saturation_level": saturation_level(header, params.saturation_level)}
     )
     invalid = invalid_pixels(data, bad_pixel_map(bad_pixels, data.shape))
     result = iterate_source_mask(data, invalid, params)
+    del invalid
     cards = [
         ("MSKSIGMA", params.sigma, "detection threshold, x local background RMS"),
         ("MSKMINAR", params.minarea, "minimum source area, pixels"),
@@ -74,14 +77,11 @@ def source_mask(frame, output, params: MaskParams, bad_pixels=None) -> None:
                 f"saturated sources masked in pass {step.number}",
             )
         )
-    inputs = {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
-    write_mask(output, result.mask, product_header(header, "SOURCEMASK", "", inputs, cards))
+    return result.mask, cards
 
 
-def circular_mask(frame, source_mask_path, output, specs: list[dict]) -> None:
-    """Merge the configured circles that touch ``frame`` into its source mask."""
-    header = read_header(frame)
-    mask, source_header = read_mask(source_mask_path)
+def merge_circles(frame, header, mask: np.ndarray, specs: list[dict]) -> list:
+    """Draw the configured circles that touch ``frame`` into ``mask`` in place; their cards."""
     wanted = [spec for spec in specs if circles.applies_to(spec, header)]
     wcs = circles.celestial_wcs(header) if wanted else None
     drawn = []
@@ -99,13 +99,90 @@ def circular_mask(frame, source_mask_path, output, specs: list[dict]) -> None:
         else:
             log.warning(f"skipped {circles.describe(spec)}: outside the frame")
     mask[circles.draw(mask.shape, drawn)] |= maskbits.MANUAL
-    cards = [c for c in source_header.cards if c.keyword.startswith(SOURCE_MASK_KEYWORDS)]
-    cards.append(("NCIRCLES", len(drawn), "circular masks drawn"))
-    cards += [
+    cards = [("NCIRCLES", len(drawn), "circular masks drawn")]
+    return cards + [
         (f"CIRCLE{i}", circles.describe(spec), "circular mask") for i, spec in enumerate(wanted, 1)
     ]
+
+
+def write_background_maps(data, header, mask, outputs, box_size, filter_size, inputs, cards=()):
+    """Fit SEP's background without the masked pixels; write the background and RMS maps.
+
+    ``data`` (native float32, ADU) is overwritten: masked pixels are set to 0.
+    ``outputs`` is (background path, RMS path); both maps are in ADU, the RMS
+    corrected for the estimator's clipping bias (see
+    :data:`skyrms.background.GAUSSIAN_RMS_BIAS`). ``cards`` are extra
+    (keyword, value, comment) provenance cards for both headers.
+    """
+    masked = mask != 0
+    data[masked] = 0.0
+    bkg = estimate(data, masked, box_size, filter_size)
+    fraction = float(np.count_nonzero(masked) / mask.size)
+    del masked
+    log.info(
+        f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
+        f"masked fraction {fraction:.3f}"
+    )
+    cards = [
+        *cards,
+        ("BKGBOX", box_size, "background box size, pixels"),
+        ("BKGFILT", filter_size, "background filter size, boxes"),
+        ("MASKFRAC", round(fraction, 5), "fraction of pixels masked"),
+    ]
+    background, rms = outputs
+    write_float_map(
+        background, bkg.back(), product_header(header, "BACKGROUND", "adu", inputs, cards)
+    )
+    cards.append(("RMSBIAS", GAUSSIAN_RMS_BIAS, "SEP clipped RMS / true sigma; divided out"))
+    write_float_map(rms, unbiased_rms(bkg), product_header(header, "BKGRMS", "adu", inputs, cards))
+
+
+def checked_frame(frame, box_size: int, filter_size: int):
+    """The frame's pixels (native float32, ADU) and header, checked by :func:`check_frame`."""
+    data, header = read_image(frame)
+    check_frame(frame, data, box_size, filter_size)
+    return data, header
+
+
+def mask_and_background(
+    frame, mask, background, rms, params: MaskParams, specs, bad_pixels=None, frame_digest=None
+):
+    """The whole image chain of one frame, reading it once.
+
+    Writes the final mask (iterated source mask with the configured circles
+    merged, uint8 bits) and the background and background RMS maps fitted
+    without the masked pixels (ADU). ``frame_digest``, the frame's SHA-256 if
+    known, goes into every header (FRAMESHA) so a product can be checked
+    against the frame it was made from.
+    """
+    data, header = checked_frame(frame, params.box_size, params.filter_size)
+    identity = [("FRAMESHA", frame_digest, "SHA-256 of IN_FRAME")] if frame_digest else []
+    bits, cards = detect_sources(data, header, params, bad_pixels)
+    cards += merge_circles(frame, header, bits, specs)
+    inputs = {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
+    write_mask(mask, bits, product_header(header, "MASK", "", inputs, identity + cards))
+    inputs = {"IN_FRAME": frame, "IN_MASK": mask}
+    write_background_maps(
+        data, header, bits, (background, rms), params.box_size, params.filter_size, inputs, identity
+    )
+
+
+def source_mask(frame, output, params: MaskParams, bad_pixels=None) -> None:
+    """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles)."""
+    data, header = checked_frame(frame, params.box_size, params.filter_size)
+    bits, cards = detect_sources(data, header, params, bad_pixels)
+    inputs = {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
+    write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards))
+
+
+def circular_mask(frame, source_mask_path, output, specs: list[dict]) -> None:
+    """Merge the configured circles that touch ``frame`` into a source mask file."""
+    header = read_header(frame)
+    bits, source_header = read_mask(source_mask_path)
+    cards = [c for c in source_header.cards if c.keyword.startswith(SOURCE_MASK_KEYWORDS)]
+    cards += merge_circles(frame, header, bits, specs)
     inputs = {"IN_FRAME": frame, "IN_SMASK": source_mask_path}
-    write_mask(output, mask, product_header(header, "MASK", "", inputs, cards))
+    write_mask(output, bits, product_header(header, "MASK", "", inputs, cards))
 
 
 def check_frame(frame, data: np.ndarray, box_size: int, filter_size: int) -> None:
@@ -119,38 +196,10 @@ def check_frame(frame, data: np.ndarray, box_size: int, filter_size: int) -> Non
 
 
 def masked_background_maps(frame, mask_path, background, rms, box_size: int, filter_size: int):
-    """Background and background RMS maps (ADU) from one SEP fit without the masked pixels.
-
-    The RMS map is corrected for the estimator's clipping bias (see
-    :data:`skyrms.background.GAUSSIAN_RMS_BIAS`).
-    """
-    data, header = read_image(frame)
-    check_frame(frame, data, box_size, filter_size)
-    mask, _ = read_mask(mask_path)
-    if mask.shape != data.shape:
-        raise InputError(f"{mask_path}: mask is {mask.shape}, the frame is {data.shape}")
-    masked = mask != 0
-    data[masked] = 0.0
-    bkg = estimate(data, masked, box_size, filter_size)
-    fraction = float(np.count_nonzero(masked) / mask.size)
-    log.info(
-        f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
-        f"masked fraction {fraction:.3f}"
-    )
-    cards = [
-        ("BKGBOX", box_size, "background box size, pixels"),
-        ("BKGFILT", filter_size, "background filter size, boxes"),
-        ("MASKFRAC", round(fraction, 5), "fraction of pixels masked"),
-    ]
+    """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels."""
+    data, header = checked_frame(frame, box_size, filter_size)
+    bits, _ = read_mask(mask_path)
+    if bits.shape != data.shape:
+        raise InputError(f"{mask_path}: mask is {bits.shape}, the frame is {data.shape}")
     inputs = {"IN_FRAME": frame, "IN_MASK": mask_path}
-    write_float_map(
-        background, bkg.back(), product_header(header, "BACKGROUND", "adu", inputs, cards)
-    )
-    cards.append(("RMSBIAS", GAUSSIAN_RMS_BIAS, "SEP clipped RMS / true sigma; divided out"))
-    write_float_map(rms, unbiased_rms(bkg), product_header(header, "BKGRMS", "adu", inputs, cards))
-
-
-def mask_and_background(frame, source_mask, mask, background, rms, specs, box_size, filter_size):
-    """The final mask (the circles merged into the source mask), then the maps fitted with it."""
-    circular_mask(frame, source_mask, mask, specs)
-    masked_background_maps(frame, mask, background, rms, box_size, filter_size)
+    write_background_maps(data, header, bits, (background, rms), box_size, filter_size, inputs)

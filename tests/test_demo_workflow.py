@@ -1,6 +1,8 @@
 """The whole chain on the embedded demo survey, checked against its truth tables."""
 
+import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +81,7 @@ def test_products_carry_provenance(demo_run):
     frame = FRAMES[0]
     key = os.path.join(demo_run, "results", os.path.relpath(frame.relpath, "scidata"))[:-5]
     source = fits.getheader(os.path.join(demo_run, "demo", frame.relpath))
+    content = hashlib.sha256(Path(demo_run, "demo", frame.relpath).read_bytes()).hexdigest()
     for suffix, product, bunit in [
         (".bkg.fits", "BACKGROUND", "adu"),
         (".bkgrms.fits", "BKGRMS", "adu"),
@@ -89,6 +92,7 @@ def test_products_carry_provenance(demo_run):
             assert header["PRODTYPE"] == product
             assert header.get("BUNIT") == bunit
             assert header["SKYRMSV"] == __version__
+            assert header["FRAMESHA"] == content
             assert header["IN_FRAME"] == os.path.abspath(
                 os.path.join(demo_run, "demo", frame.relpath)
             )
@@ -96,6 +100,7 @@ def test_products_carry_provenance(demo_run):
             for keyword in ("OBJECT", "FILTER", "DATE-OBS", "EXPTIME", "TELESCOP"):
                 assert header[keyword] == source[keyword]
             assert circles.celestial_wcs(header) is not None
+    assert fits.getheader(key + ".proprms.fits")["FRAMESHA"] == content
     mask_header = fits.getheader(key + ".mask.fits", 1)
     assert hdul_is_compressed(key + ".mask.fits")
     assert "galaxy" in mask_header.get("CIRCLE1", "") or frame.object != demo.GALAXY["object"]
@@ -109,10 +114,10 @@ def hdul_is_compressed(path):
 def test_source_mask_log_reports_each_pass_and_convergence(demo_run):
     frame = FRAMES[0]
     key = os.path.relpath(frame.relpath, "scidata")[:-5]
-    log = (demo_run / "results" / "logs" / "source_mask" / f"{key}.log").read_text()
+    log = (demo_run / "results" / "logs" / "mask_and_background" / f"{key}.log").read_text()
     assert "iteration 1: masked" in log and "saturated sources" in log
     assert "converged after" in log
-    with fits.open(demo_run / "results" / f"{key}.srcmask.fits") as hdul:
+    with fits.open(demo_run / "results" / f"{key}.mask.fits") as hdul:
         header = hdul[1].header
         assert header["MSKCONV"] is True
         assert header["MSKSRC1"] > 0

@@ -15,7 +15,7 @@ from conftest import REPO, planned_jobs, snakemake
 from skyrms import demo
 
 FRAMES, _ = demo.plan()
-CHAIN = {"source_mask", "background", "propagated_rms"}
+CHAIN = {"mask_and_background", "propagated_rms"}
 TABLES = {("rms_ratios", None), ("all", None)}
 
 
@@ -61,9 +61,7 @@ def test_a_changed_parameter_reruns_the_rules_it_affects(synced):
     everything = {key_of(f) for f in FRAMES}
     circles = [{"name": "star", "x": 100, "y": 100, "radius_pix": 10}]
     planned = dry_run(synced, config={"circular_masks": circles})
-    assert (
-        planned == {(r, k) for r in ("background", "propagated_rms") for k in everything} | TABLES
-    )
+    assert planned == {(r, k) for r in CHAIN for k in everything} | TABLES
     planned = dry_run(synced, config={"calibration": {"dark_bias": "independent"}})
     assert planned == {("propagated_rms", k) for k in everything} | TABLES
     planned = dry_run(synced, config={"background": {"box_size": 96}})

@@ -15,7 +15,7 @@ from skyrms import cli, demo
 from skyrms.sources import MaskParams
 
 FRAMES, _ = demo.plan()
-CHAIN = (".srcmask.fits", ".mask.fits", ".bkg.fits", ".bkgrms.fits")
+CHAIN = (".mask.fits", ".bkg.fits", ".bkgrms.fits")
 BESIDE = (*CHAIN, ".masters.json", ".proprms.fits")
 
 
@@ -55,17 +55,17 @@ def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_p
         assert made == [frame.name.endswith("_100.fits")] * len(BESIDE)
         assert digest(frame) == before[frame]
     assert not (tmp_path / "run" / "results" / "7DT").exists()
-    assert (tmp_path / "run" / "results" / "logs" / "source_mask").is_dir()
+    assert (tmp_path / "run" / "results" / "logs" / "mask_and_background").is_dir()
 
 
 def test_selection_by_filter_and_an_explicit_list(archive, tmp_path):
     run = snakemake(tmp_path / "a", "--dry-run", config=real_data(archive, filter="m600"))
-    assert run.stdout.count("rule source_mask:") == 2
+    assert run.stdout.count("rule mask_and_background:") == 2
     listing = tmp_path / "tonight.txt"
     chosen = sorted(archive.rglob("*_r_*.fits"))[:1]
     listing.write_text("# one r frame\n" + "\n".join(map(str, chosen)) + "\n")
     run = snakemake(tmp_path / "b", "--dry-run", config=real_data(archive, path_list=str(listing)))
-    assert run.stdout.count("rule source_mask:") == 1
+    assert run.stdout.count("rule mask_and_background:") == 1
     assert chosen[0].name[:-5] in run.stdout
 
 
@@ -91,7 +91,7 @@ def test_box_larger_than_the_frame_fails_that_frame_with_one_line(archive, tmp_p
     run = snakemake(tmp_path, config=config, check=False)
     assert run.returncode != 0
     assert "box_size 4096 px is larger than the frame (1024x683)" in run.stdout
-    assert not list(tmp_path.rglob("*.srcmask.fits"))
+    assert not list(tmp_path.rglob("*.mask.fits"))
 
 
 def test_schema_defaults_match_the_command_line_defaults():

@@ -1,8 +1,9 @@
-"""The chain: the frame table, then per frame the source mask and the masked background.
+"""The chain: the frame table, then per frame the mask and the masked background.
 
-Circular masks are drawn in the background job: whenever they change the
-background must be refitted anyway, and fewer jobs per frame keep the job
-graph of a large archive quick to build.
+One job per frame makes the mask (iterated source detection, then the
+circular masks) and fits the background and its RMS without it: the frame is
+read once, and two jobs per frame with the calibration keep the job graph of
+a large archive quick to build.
 """
 
 
@@ -21,45 +22,25 @@ rule frames:
         "../../scripts/frames.py"
 
 
-rule source_mask:
+rule mask_and_background:
     input:
         frame=frame,
-    output:
-        product("srcmask"),
-    log:
-        log_of("source_mask"),
-    benchmark:
-        benchmark_of("source_mask")
-    conda:
-        "../../envs/source_mask.yaml"
-    resources:
-        mem_mb=memory_mb("source_mask"),
-    params:
-        content=frame_digest,
-        mask=config["source_mask"],
-        background=config["background"],
-    script:
-        "../../scripts/source_mask.py"
-
-
-rule background:
-    input:
-        frame=frame,
-        source_mask=product("srcmask"),
     output:
         mask=product("mask"),
         background=product("bkg"),
         rms=product("bkgrms"),
     log:
-        log_of("background"),
+        log_of("mask_and_background"),
     benchmark:
-        benchmark_of("background")
+        benchmark_of("mask_and_background")
     conda:
-        "../../envs/background.yaml"
+        "../../envs/mask_and_background.yaml"
     resources:
-        mem_mb=memory_mb("background"),
+        mem_mb=memory_mb("mask_and_background"),
     params:
-        circles=config["circular_masks"],
+        content=frame_digest,
+        mask=config["source_mask"],
         background=config["background"],
+        circles=config["circular_masks"],
     script:
-        "../../scripts/background.py"
+        "../../scripts/mask_and_background.py"

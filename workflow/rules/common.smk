@@ -91,7 +91,7 @@ def memory_mb(rule):
     Peak resident memory measured per frame pixel (2048x3072 demo frames),
     plus the interpreter and libraries (about 70 MB).
     """
-    bytes_per_pixel = {"source_mask": 32, "background": 12, "propagated_rms": 38}[rule]
+    bytes_per_pixel = {"mask_and_background": 32, "propagated_rms": 38}[rule]
     return int(100 + bytes_per_pixel * PIXELS / 2**20)
 
 

@@ -1,4 +1,4 @@
-"""Rule source_mask: the iterated source mask of one frame."""
+"""Rule mask_and_background: the final mask, background and background RMS maps of a frame."""
 
 from skyrms import steps
 from skyrms.snakescript import run
@@ -7,13 +7,17 @@ from skyrms.sources import MaskParams
 background = snakemake.params.background
 run(
     snakemake,
-    steps.source_mask,
+    steps.mask_and_background,
     frame=snakemake.input.frame,
-    output=snakemake.output[0],
+    mask=snakemake.output.mask,
+    background=snakemake.output.background,
+    rms=snakemake.output.rms,
     params=MaskParams(
         **snakemake.params.mask,
         box_size=background["box_size"],
         filter_size=background["filter_size"],
     ),
+    specs=snakemake.params.circles,
     bad_pixels=background["bad_pixel_mask"],
+    frame_digest=snakemake.params.content,
 )
