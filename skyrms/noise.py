@@ -32,8 +32,9 @@ the dark was made (``dark_bias``):
 
 Assumptions: sky and dark current are Poisson, read noise Gaussian and white,
 masters independent of the science frame and of one another (except as
-above), the dark signal ``D`` is taken per pixel from the master dark itself
-(negative values as zero), and first order in the flat's error.
+above), the dark signal ``D`` is taken per pixel from the master dark itself,
+negative sky and dark signals count as zero in the Poisson terms, and first
+order in the flat's error.
 """
 
 import numpy as np
@@ -82,7 +83,7 @@ def propagated_variance(
     c = COMBINE_FACTOR[combine]
     read2 = (read_noise / egain) ** 2
     dark_signal = np.maximum(dark, 0, dtype=np.float32)
-    variance = (sky * flat + scale * dark_signal) / egain + read2
+    variance = (np.maximum(sky, 0) * flat + scale * dark_signal) / egain + read2
     variance /= n_science
     variance += bias_weight(dark_bias, scale) * c * read2 / n_bias
     variance += scale**2 * c * (dark_signal / egain + read2) / n_dark

@@ -150,6 +150,11 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
     """
     header = read_header(frame)
     sky, sky_header = read_image(background)
+    if negative := np.count_nonzero(sky < 0):
+        log.warning(
+            f"{background}: background below zero at {negative / sky.size:.1%} of the pixels; "
+            "the sky's Poisson noise counts as zero there (is the frame bias-subtracted?)"
+        )
     cal = load_calibration(frame, header, choice, sky.shape, settings)
     log.info(
         f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "

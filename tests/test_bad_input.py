@@ -1,0 +1,277 @@
+"""Bad input, collected in two tables: frames and masters, then configurations.
+
+Every frame case is a file written into one real archive beside good frames,
+and one ``snakemake --keep-going`` run processes them all. A bad frame fails
+with a one-line error naming the file and the problem, in the rule that
+meets the problem; nothing is left at that rule's product paths; the good
+frames and the frames that are merely unusual (integer pixels, NaN rows,
+data in an extension) finish with complete products; and no input changes.
+"""
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import snakemake
+
+from skyrms import demo, maskbits
+
+FRAMES, _ = demo.plan()
+UNIT_DIR = Path("7DT", demo.TELKEY, "T01462", "7DT02")
+BASE = next(f for f in FRAMES if f.object == "T01462" and f.unit == "7DT02" and f.filter == "m600")
+MAB, PROP = "mask_and_background", "propagated_rms"
+PRODUCTS = {MAB: (".mask.fits", ".bkg.fits", ".bkgrms.fits"), PROP: (".proprms.fits",)}
+
+
+def base_frame(run):
+    """Pixels (float32, ADU) and header of the good frame every bad one is made from."""
+    with fits.open(run / "demo" / BASE.relpath) as hdul:
+        return hdul[0].data.astype(np.float32), hdul[0].header.copy()
+
+
+def write(path, data, header):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.PrimaryHDU(data, header).writeto(path)
+
+
+def truncated(path, data, header, calib):
+    write(path, data, header)
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
+
+
+def not_fits(path, data, header, calib):
+    path.write_text("SIMPLE  = this is a text file that matches the pattern\n")
+
+
+def data_in_extension(path, data, header, calib):
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header)]).writeto(path)
+
+
+def integers(dtype):
+    """Pixels rounded to ``dtype``; astropy writes uint16 as int16 with BZERO 32768."""
+
+    def make(path, data, header, calib):
+        limits = np.iinfo(dtype)
+        write(path, np.clip(np.round(data), limits.min, limits.max).astype(dtype), header)
+
+    return make
+
+
+def big_endian_float64(path, data, header, calib):
+    write(path, data.astype(">f8"), header)
+
+
+def nan_and_inf(path, data, header, calib):
+    data = data.copy()
+    data[100:102, :] = np.nan  # two whole NaN rows
+    data[300, 400], data[301, 500], data[302, 600] = np.nan, np.inf, -np.inf
+    write(path, data, header)
+
+
+def negative_background(path, data, header, calib):
+    write(path, data - 2 * np.median(data), header)
+
+
+def all_nan(path, data, header, calib):
+    write(path, np.full_like(data, np.nan), header)
+
+
+def without_wcs(path, data, header, calib):
+    for keyword in ("CTYPE1", "CTYPE2"):
+        del header[keyword]
+    write(path, data, header)
+
+
+def edited(**changes):
+    """The frame with these header cards set (None: removed)."""
+
+    def make(path, data, header, calib):
+        for keyword, value in changes.items():
+            if value is None:
+                del header[keyword]
+            else:
+                header[keyword] = value
+        write(path, data, header)
+
+    return make
+
+
+def dated(date_obs):
+    """The frame with this DATE-OBS (None: removed) and no MJD-OBS, which would take precedence."""
+    return edited(**{"DATE-OBS": date_obs, "MJD-OBS": None})
+
+
+def own_flat(filter_name, flat):
+    """A frame in filter ``filter_name`` whose only flat in the library is ``flat(shape)``."""
+
+    def make(path, data, header, calib):
+        header["FILTER"] = filter_name
+        write(path, data, header)
+        source = next((calib / "7DT02" / "FLAT").glob(f"*{demo.FLAT_DATE.replace('-', '')}_m600*"))
+        flat_header = fits.getheader(source)
+        flat_header["FILTER"] = filter_name
+        target = source.with_name(source.name.replace("m600", filter_name))
+        fits.PrimaryHDU(flat(data.shape), flat_header).writeto(target)
+
+    return make
+
+
+def small_flat(shape):
+    return np.ones((100, 100), np.float32)
+
+
+def flat_with_zeros(shape):
+    flat = np.ones(shape, np.float32)
+    flat[10, 10], flat[20, 20:30] = 0.0, -0.5
+    return flat
+
+
+@dataclass
+class Case:
+    name: str
+    make: object
+    fails_in: str | None = None  # the rule that fails, None: the frame is processed
+    message: str = ""  # what the one-line error (or warning) says after the file's path
+    folder: str = "m600"
+
+
+CASES = [
+    # name                         the file                     fails in the message
+    Case("truncated",              truncated,                   MAB,  "truncated"),
+    Case("not_fits",               not_fits,                    MAB,  "not a readable FITS file"),
+    Case("data_in_extension",      data_in_extension),
+    Case("int16",                  integers(np.int16)),
+    Case("uint16",                 integers(np.uint16)),
+    Case("big_endian_float64",     big_endian_float64),
+    Case("nan_and_inf",            nan_and_inf),
+    Case("negative_background",    negative_background,         None, "background below zero"),
+    Case("all_nan",                all_nan,                     MAB,  "no finite pixel"),
+    Case("no_wcs_for_sky_circle",  without_wcs,                 MAB,  "needs a WCS"),
+    Case("date_obs_missing",       dated(None),                 PROP, "no DATE-OBS or MJD-OBS"),
+    Case("date_obs_malformed",     dated("2025-13-45"),         PROP, "malformed DATE-OBS"),
+    Case("exptime_missing",        edited(EXPTIME=None),        PROP, "EXPTIME missing"),
+    Case("exptime_malformed",      edited(EXPTIME="long"),      PROP, "EXPTIME malformed"),
+    Case("filter_missing_use_folder", edited(FILTER=None)),
+    Case("filter_unknown",         edited(FILTER="m999"),       PROP, "no master flat in m999"),
+    Case("egain_missing",          edited(EGAIN=None),          PROP, "EGAIN missing"),
+    Case("egain_malformed",        edited(EGAIN="high"),        PROP, "EGAIN malformed"),
+    Case("no_master_within_7_days", dated("2024-06-01T03:00"),   PROP, "no master bias"),
+    Case("master_of_other_shape",  own_flat("m700", small_flat), PROP, "100x100", "m700"),
+    Case("flat_zero_or_negative",  own_flat("m800", flat_with_zeros), PROP, "11 pixels", "m800"),
+]  # fmt: skip
+
+
+def case_path(root, case):
+    return root / UNIT_DIR / case.folder / f"bad_{case.name}.fits"
+
+
+def digests(*folders):
+    return {
+        path: hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def night(demo_run, tmp_path_factory):
+    """Good frames of one tile and unit plus every bad case, run once with --keep-going."""
+    base = tmp_path_factory.mktemp("bad_input")
+    root, calib = base / "scidata", base / "calib"
+    shutil.copytree(demo_run / "demo" / "calib", calib)
+    good = [f for f in FRAMES if f.object == "T01462" and f.unit == "7DT02"]
+    for frame in good:
+        target = root / Path(frame.relpath).relative_to("scidata")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(demo_run / "demo" / frame.relpath, target)
+    data, header = base_frame(demo_run)
+    unit_calib = calib / "7DT" / demo.TELKEY
+    for case in CASES:
+        path = case_path(root, case)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        case.make(path, data.copy(), header.copy(), unit_calib)
+    before = digests(root, calib)
+    config = {
+        "demo": {"enabled": False},
+        "inputs": {"root": str(root)},
+        "calibration": {"root": str(calib)},
+    }
+    run = snakemake(base / "run", "--keep-going", config=config, check=False)
+    return {
+        "run": run,
+        "root": root,
+        "results": base / "run" / "results",
+        "good": [root / Path(f.relpath).relative_to("scidata") for f in good],
+        "unchanged": before == digests(root, calib),
+    }
+
+
+def products(night, frame, rule):
+    key = frame.relative_to(night["root"]).as_posix()[: -len(".fits")]
+    return [night["results"] / (key + suffix) for suffix in PRODUCTS[rule]]
+
+
+def log_of(night, frame, rule):
+    key = frame.relative_to(night["root"]).as_posix()[: -len(".fits")]
+    return night["results"] / "logs" / rule / f"{key}.log"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(night, case):
+    path = case_path(night["root"], case)
+    if case.fails_in is None:
+        for rule in (MAB, PROP):
+            for product in products(night, path, rule):
+                assert product.exists(), product
+        data = fits.getdata(products(night, path, PROP)[0])
+        assert np.isfinite(data).all() and (data > 0).all()
+        if case.message:
+            warnings = (line for line in night["run"].stdout.splitlines() if "WARNING" in line)
+            assert any(case.message in line and path.stem in line for line in warnings)
+        return
+    logged = log_of(night, path, case.fails_in).read_text().splitlines()
+    errors = [line for line in logged if " ERROR: " in line]
+    assert len(errors) == 1, logged
+    named = path if case.folder == "m600" else "FLAT/flat_"  # a master's problem names it
+    assert f"{named}" in errors[0] and case.message in errors[0], errors[0]
+    assert errors[0].split(" ERROR: ")[1] in night["run"].stdout  # shown by snakemake too
+    assert not any(p.exists() for p in products(night, path, PROP))
+    if case.fails_in == MAB:
+        assert not any(p.exists() for p in products(night, path, MAB))
+    else:  # the image-based products do not need the calibration
+        assert all(p.exists() for p in products(night, path, MAB))
+    leftovers = [p for p in night["results"].rglob(".*") if p.is_file()]
+    assert not leftovers, leftovers
+
+
+def test_good_frames_finish_and_inputs_are_untouched(night):
+    assert night["run"].returncode != 0
+    for frame in night["good"]:
+        for rule in (MAB, PROP):
+            assert all(p.exists() for p in products(night, frame, rule)), frame
+    assert night["unchanged"]
+
+
+def test_nan_pixels_are_masked_as_invalid(night):
+    path = case_path(night["root"], next(c for c in CASES if c.name == "nan_and_inf"))
+    mask = fits.getdata(products(night, path, MAB)[0], ext=1)
+    assert np.all(mask[100:102] & maskbits.INVALID)
+    assert mask[300, 400] & mask[301, 500] & mask[302, 600] & maskbits.INVALID
+    assert np.isfinite(fits.getdata(products(night, path, MAB)[1])).all()
+
+
+def test_integer_frames_give_the_float_frames_maps(night):
+    base = night["root"] / Path(BASE.relpath).relative_to("scidata")
+    reference = fits.getdata(products(night, base, MAB)[1])
+    for name in ("int16", "uint16", "big_endian_float64", "data_in_extension"):
+        path = case_path(night["root"], next(c for c in CASES if c.name == name))
+        background = fits.getdata(products(night, path, MAB)[1])
+        change = np.abs(background / reference - 1)
+        # rounding (and int16 clipping bright stars at 32767) moves a few detections
+        assert np.median(change) < 2e-3 and change.max() < 0.02, name
