@@ -4,6 +4,7 @@
     skyrms source-mask frame.fits frame.srcmask.fits
     skyrms circular-mask frame.fits frame.srcmask.fits frame.mask.fits --circle 150.1 -30.2 45
     skyrms background frame.fits frame.mask.fits frame.bkg.fits frame.bkgrms.fits
+    skyrms products --configfile config.yaml --object T00528 --paths bkgrms
 
 Parameters come from the built-in defaults, then ``--configfile`` (the
 workflow's config.yaml format: sections background, source_mask and
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, steps
+from . import __version__, browse, steps
 from .discovery import PRODUCTS, strip_fits_ending
 from .fitsfiles import InputError, ignore_nonstandard_cards
 from .sources import MaskParams
@@ -36,11 +37,16 @@ def mask_params(args) -> MaskParams:
 
 
 def load_config(path) -> dict:
-    """The YAML configuration file as a dict (empty without one)."""
+    """The YAML configuration file as a dict (empty without one); InputError if unreadable."""
     if path is None:
         return {}
-    with open(path) as handle:
-        return yaml.safe_load(handle) or {}
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle) or {}
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the configuration ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not YAML ({' '.join(str(error).split())})") from None
 
 
 def box_and_filter(args) -> tuple[int, int]:
@@ -137,6 +143,10 @@ def parser() -> argparse.ArgumentParser:
             a.frame, a.mask, a.background, a.rms, *box_and_filter(a)
         )
     )
+
+    pr = commands.add_parser("products", help="which products the selected frames have")
+    browse.add_arguments(pr)
+    pr.set_defaults(action=lambda a: browse.command(a, load_config(a.configfile)))
     return main
 
 

@@ -1,0 +1,279 @@
+"""Browsing synced data: the selected frames, and which of their products exist.
+
+    from skyrms import browse
+    frames = browse.select(root="scidata", results="results", object="T00528",
+                           filter="m600", pattern="*100.fits")
+    rms_maps = browse.paths(frames, "bkgrms")
+
+Frames are selected as the workflow selects them (:mod:`skyrms.discovery`),
+then by ``DATE-OBS`` (UTC). Each product of :data:`discovery.PRODUCTS` is
+
+- ``missing``: no file;
+- ``stale``: its ``FRAMESHA`` (the SHA-256 of the frame it was made from) is
+  not the frame's SHA-256 now, or it cannot be read: it needs remaking;
+- ``ok``: otherwise. Products without ``FRAMESHA`` (from ``skyrms run``) and
+  the masters record (JSON, no header) are ok when present.
+
+A frame's ``DATE-OBS`` and digest come from the workflow's header index
+(``{results}/header-index.json``) while the frame's size and modification time
+are those recorded there; otherwise its header is read, and its bytes hashed
+only if it has a product carrying ``FRAMESHA``. The index is never written.
+"""
+
+import argparse
+import contextlib
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from astropy.io import fits
+
+from .discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
+from .fitsfiles import InputError, read_header
+from .headerindex import HeaderIndex, primary_image_header, read_fields, sha256_of, stamp_of
+
+FIELDS = (*LAYOUT, "pattern")
+"""Selection fields: the layout's folder levels and the file name pattern."""
+
+KINDS = ("frame", *PRODUCTS)
+"""What ``--paths`` can print: the frames, or one kind of product."""
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One selected frame and its products.
+
+    ``date_obs`` is the frame's DATE-OBS in UTC (naive; None when absent or
+    unreadable); ``products`` maps each kind of :data:`discovery.PRODUCTS` to
+    where that product is (or would be), ``status`` to ok, missing or stale.
+    """
+
+    path: str
+    key: str
+    observatory: str
+    telkey: str
+    object: str
+    unit: str
+    filter: str
+    date_obs: datetime | None
+    products: dict[str, str]
+    status: dict[str, str]
+
+
+def select(
+    root: str,
+    results: str = "results",
+    *,
+    beside_inputs: bool = False,
+    observatory: str | list[str] | None = None,
+    telkey: str | list[str] | None = None,
+    object: str | list[str] | None = None,
+    unit: str | list[str] | None = None,
+    filter: str | list[str] | None = None,
+    pattern: str | list[str] | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+) -> list[FrameRecord]:
+    """The selected frames under ``root`` with their products, sorted by path.
+
+    The layout fields and ``pattern`` (the file name) take a shell pattern or
+    a list of them; None selects all (``*.fits`` for the file name).
+    ``since`` and ``until`` bound DATE-OBS (UTC, inclusive): a date stands for
+    its whole day, an ISO time (or datetime) for that instant; with either, a
+    frame without a readable DATE-OBS is left out. Products are under
+    ``results``, or next to the frames with ``beside_inputs``. Raises
+    InputError for a missing folder or a malformed time.
+    """
+    patterns = {
+        "observatory": observatory, "telkey": telkey, "object": object, "unit": unit,
+        "filter": filter, "pattern": pattern,
+    }  # fmt: skip
+    selection = Selection.from_config({k: v for k, v in patterns.items() if v is not None})
+    start, stop = time_bound(since, "since"), time_bound(until, "until", end=True)
+    check_folder(root, "input root (inputs.root, --root)")
+    if not beside_inputs:
+        check_folder(results, "results folder (outputs.results, --results)")
+    entries = index_entries(results)
+    chosen = []
+    for path in discover(root, selection):
+        entry = current_entry(path, entries)
+        moment = date_of(entry["fields"] if entry else read_fields(path))
+        if within(moment, start, stop):
+            chosen.append(record_of(path, root, root if beside_inputs else results, moment, entry))
+    return chosen
+
+
+def check_folder(path, what: str) -> None:
+    """Raise InputError naming ``what`` when ``path`` is not a folder."""
+    if not os.path.isdir(path):
+        raise InputError(f"{path}: {what} not found")
+
+
+def index_entries(results) -> dict[str, dict]:
+    """The header index's entries in ``results`` by absolute path (empty without an index)."""
+    index = HeaderIndex(os.path.join(results, "header-index.json"))
+    return {os.path.abspath(path): entry for path, entry in index.entries.items()}
+
+
+def current_entry(path, entries: dict[str, dict]) -> dict | None:
+    """The index entry of a frame whose size and modification time are still those recorded."""
+    entry = entries.get(os.path.abspath(path))
+    return entry if entry is not None and entry["stamp"] == stamp_of(path) else None
+
+
+def record_of(path, root, outdir, moment: datetime | None, entry: dict | None) -> FrameRecord:
+    """The record of one frame, its products looked for in ``outdir``."""
+    key = frame_key(path, root)
+    products = {kind: os.path.join(outdir, key + suffix) for kind, suffix in PRODUCTS.items()}
+    digest = functools.cache(lambda: entry["sha256"] if entry else sha256_of(path))
+    status = {kind: product_status(product, digest) for kind, product in products.items()}
+    fields = layout_fields(key)
+    return FrameRecord(path, key, **fields, date_obs=moment, products=products, status=status)
+
+
+def product_status(path, frame_digest) -> str:
+    """ok, missing or stale (see the module's docstring); ``frame_digest()`` is called if needed."""
+    if not os.path.exists(path):
+        return "missing"
+    if not path.endswith(".fits"):  # the masters record: JSON, no header
+        return "ok"
+    try:
+        recorded = read_product_header(path).get("FRAMESHA")
+    except InputError:
+        return "stale"
+    return "ok" if recorded is None or recorded == frame_digest() else "stale"
+
+
+def read_product_header(path) -> fits.Header:
+    """The header of a FITS product or frame (a mask's: its image extension's).
+
+    Raises InputError when the file cannot be read as FITS.
+    """
+    header = primary_image_header(path)
+    return header if header is not None else read_header(path)
+
+
+def date_of(fields: dict) -> datetime | None:
+    """DATE-OBS of a frame's header keywords as a naive UTC datetime, None if absent or bad."""
+    try:
+        return as_utc(datetime.fromisoformat(str(fields["DATE-OBS"])))
+    except (KeyError, ValueError):
+        return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime in UTC without time zone; a naive one is taken to be UTC already."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def time_bound(value: str | date | None, name: str, end: bool = False) -> datetime | None:
+    """A bound of the DATE-OBS range as a naive UTC datetime (None: unbounded).
+
+    A date alone stands for its whole day: its first instant as a start, its
+    last (23:59:59.999999) as an ``end``. Raises InputError naming ``name``
+    for text that is neither a date nor an ISO time.
+    """
+    if isinstance(value, str):
+        value = parse_time(value, name)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return datetime.combine(value, time.max if end else time.min)
+
+
+def parse_time(text: str, name: str) -> date | datetime:
+    """A date (2025-11-01) or an ISO time (2025-11-01T21:30:00, optionally with zone)."""
+    for parse in (date.fromisoformat, datetime.fromisoformat):
+        with contextlib.suppress(ValueError):
+            return parse(text)
+    raise InputError(f"{name}: {text!r} is neither a date (2025-11-01) nor an ISO time")
+
+
+def within(moment: datetime | None, start: datetime | None, stop: datetime | None) -> bool:
+    """True if ``moment`` lies in [start, stop]; without bounds, always (even when None)."""
+    if start is None and stop is None:
+        return True
+    if moment is None:
+        return False
+    return (start is None or start <= moment) and (stop is None or moment <= stop)
+
+
+def paths(records: list[FrameRecord], kind: str = "frame") -> list[str]:
+    """The frames' paths (``kind`` "frame"), or their existing (ok or stale) products of a kind."""
+    if kind == "frame":
+        return [record.path for record in records]
+    return [record.products[kind] for record in records if record.status[kind] != "missing"]
+
+
+def table(records: list[FrameRecord]) -> str:
+    """Text table: a row per frame (key, DATE-OBS), a column per product kind with its status."""
+    rows = [("frame", "DATE-OBS", *PRODUCTS)]
+    for record in records:
+        moment = record.date_obs.isoformat() if record.date_obs else "-"
+        rows.append((record.key, moment, *(record.status[kind] for kind in PRODUCTS)))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``skyrms products``."""
+    parser.add_argument("--configfile", help="YAML file in the workflow's config.yaml format")
+    parser.add_argument("--root", help="folder holding the frames (inputs.root)")
+    parser.add_argument("--results", help="products folder (outputs.results; default results)")
+    parser.add_argument(
+        "--beside-inputs",
+        dest="beside_inputs",
+        action=argparse.BooleanOptionalAction,
+        help="products sit next to the frames (outputs.beside_inputs)",
+    )
+    for name in FIELDS:
+        parser.add_argument(
+            f"--{name}", action="append", metavar="PATTERN", help=f"repeatable (inputs.{name})"
+        )
+    parser.add_argument("--since", metavar="WHEN", help="DATE-OBS (UTC) from this date or time")
+    parser.add_argument("--until", metavar="WHEN", help="DATE-OBS to this time, or date's end")
+    parser.add_argument(
+        "--paths",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"print only paths, one a line: {', '.join(KINDS)} (existing products)",
+    )
+
+
+def command(args, config: dict) -> None:
+    """``skyrms products``: the status table, or with ``--paths`` the paths alone.
+
+    Options override the ``inputs`` and ``outputs`` sections of ``config``.
+    """
+    inputs, outputs = config.get("inputs") or {}, config.get("outputs") or {}
+    root = args.root or inputs.get("root")
+    if not root:
+        raise InputError("no input root: give --root, or inputs.root in --configfile")
+    beside = args.beside_inputs
+    records = select(
+        root,
+        args.results or outputs.get("results", "results"),
+        beside_inputs=outputs.get("beside_inputs", False) if beside is None else beside,
+        since=time_bound(args.since, "--since"),
+        until=time_bound(args.until, "--until", end=True),
+        **{name: getattr(args, name) or inputs.get(name) for name in FIELDS},
+    )
+    if not records:
+        print(f"skyrms: no frame under {root} matches the selection", file=sys.stderr)
+    if args.paths:
+        print_paths(records, args.paths)
+    else:
+        print(table(records))
+
+
+def print_paths(records: list[FrameRecord], kind: str) -> None:
+    """Print :func:`paths` one a line, and on stderr how many of those products are stale."""
+    for path in paths(records, kind):
+        print(path)
+    stale = sum(record.status.get(kind) == "stale" for record in records)
+    if stale:
+        print(f"skyrms: {stale} of these {kind} products are stale", file=sys.stderr)
