@@ -1,5 +1,6 @@
 """Shared fixtures: the real `snakemake` run on the embedded demo in a temp folder."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -10,7 +11,29 @@ from pathlib import Path
 import pytest
 import yaml
 
+from skyrms.discovery import PRODUCT_SUFFIXES
+
 REPO = Path(__file__).parents[1]
+
+
+def input_digests(workdir, settings):
+    """SHA-256 of every file under the configuration's frame, master and demo folders.
+
+    Products written beside the frames (``outputs.beside_inputs``) and hidden
+    temporary files are not inputs.
+    """
+    folders = {settings["inputs"]["root"], settings["calibration"]["root"]}
+    if settings["demo"]["enabled"]:
+        folders.add(settings["demo"]["root"])
+    files = (
+        path
+        for folder in folders
+        for path in sorted(Path(workdir, folder).rglob("*"))
+        if path.is_file()
+        and not path.name.startswith(".")
+        and not path.name.endswith(PRODUCT_SUFFIXES)
+    )
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
 def snakemake(workdir, *args, config=None, check=True):
@@ -18,6 +41,7 @@ def snakemake(workdir, *args, config=None, check=True):
 
     ``config`` (a dict) is written to ``workdir/config.yaml`` first, on top of the
     shipped config.yaml. Returns the CompletedProcess (stdout and stderr merged).
+    Every input file that existed before the run must be unchanged after it.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -28,6 +52,7 @@ def snakemake(workdir, *args, config=None, check=True):
         else:
             settings[section] = values
     (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
+    before = input_digests(workdir, settings)
     command = [
         sys.executable, "-m", "snakemake",
         "--snakefile", str(REPO / "Snakefile"),
@@ -41,6 +66,9 @@ def snakemake(workdir, *args, config=None, check=True):
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-6000:]}")
+    after = input_digests(workdir, settings)
+    changed = [str(path) for path, digest in before.items() if after.get(path) != digest]
+    assert not changed, f"the run changed its inputs: {changed}"
     return result
 
 

@@ -275,3 +275,38 @@ def test_integer_frames_give_the_float_frames_maps(night):
         change = np.abs(background / reference - 1)
         # rounding (and int16 clipping bright stars at 32767) moves a few detections
         assert np.median(change) < 2e-3 and change.max() < 0.02, name
+
+
+NO_MATCH = "no frame under demo/scidata matches the selection"
+CONFIGURATIONS = [
+    # what is wrong                                          what the one line says
+    ({"background": {"box_size": -5}},                       "-5 is less than the minimum of 1"),
+    ({"background": {"box_size": "big"}},                    "'big' is not of type 'integer'"),
+    ({"source_mask": {"sigmaa": 3}},                         "not allowed ('sigmaa'"),
+    ({"circular_masks": [{"ra": 10.0, "radius_arcsec": 3}]}, "ValidationError"),
+    ({"inputs": {"object": "T99999"}},                       NO_MATCH),
+    ({"inputs": {"pattern": "*_999.fits"}},                  NO_MATCH),
+    ({"outputs": {"results": "blocked/results"}},            "outputs.results: cannot write to"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("config", "message"), CONFIGURATIONS)
+def test_bad_configuration_stops_before_any_job(tmp_path, config, message):
+    (tmp_path / "blocked").write_text("a file where the results folder should go\n")
+    run = snakemake(tmp_path, "--dry-run", config=config, check=False)
+    assert run.returncode != 0
+    assert message in run.stdout
+    if "blocked" in str(config):
+        assert "blocked/results (Not a directory)" in run.stdout
+    assert not list(tmp_path.rglob("*.mask.fits"))
+    assert not (tmp_path / "results" / "7DT").exists()
+
+
+def test_box_larger_than_the_frame_fails_each_frame_with_one_line(tmp_path):
+    config = {"background": {"box_size": 4096}, "inputs": {"filter": "m600"}}
+    run = snakemake(tmp_path, "--keep-going", config=config, check=False)
+    assert run.returncode != 0
+    failed = {line for line in run.stdout.splitlines() if " ERROR: " in line}
+    assert len(failed) == len([f for f in FRAMES if f.filter == "m600"]), failed
+    assert all("box_size 4096 px is larger than the frame (1024x683)" in line for line in failed)
+    assert not list(tmp_path.rglob("*.mask.fits"))

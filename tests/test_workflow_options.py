@@ -69,31 +69,6 @@ def test_selection_by_filter_and_an_explicit_list(archive, tmp_path):
     assert chosen[0].name[:-5] in run.stdout
 
 
-@pytest.mark.parametrize(
-    ("config", "message"),
-    [
-        ({"background": {"box_size": -5}}, "-5 is less than the minimum of 1"),
-        ({"background": {"box_size": "big"}}, "'big' is not of type 'integer'"),
-        ({"source_mask": {"sigmaa": 3}}, "Additional properties are not allowed ('sigmaa'"),
-        ({"circular_masks": [{"ra": 10.0, "radius_arcsec": 3}]}, "ValidationError"),
-        ({"inputs": {"object": "T99999"}}, "no frame under demo/scidata matches the selection"),
-    ],
-)
-def test_bad_configuration_stops_before_any_job(tmp_path, config, message):
-    run = snakemake(tmp_path, "--dry-run", config=config, check=False)
-    assert run.returncode != 0
-    assert message in run.stdout
-    assert not (tmp_path / "results" / "7DT").exists()
-
-
-def test_box_larger_than_the_frame_fails_that_frame_with_one_line(archive, tmp_path):
-    config = real_data(archive, pattern="*m600_100.fits") | {"background": {"box_size": 4096}}
-    run = snakemake(tmp_path, config=config, check=False)
-    assert run.returncode != 0
-    assert "box_size 4096 px is larger than the frame (1024x683)" in run.stdout
-    assert not list(tmp_path.rglob("*.mask.fits"))
-
-
 def test_schema_defaults_match_the_command_line_defaults():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     sections = schema["properties"]

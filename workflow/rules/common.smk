@@ -1,6 +1,7 @@
 """Configuration, frame discovery, master lookup and path helpers shared by every rule."""
 
 import os
+import tempfile
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -43,6 +44,24 @@ def keyed_frames():
             f"inputs: no frame under {ROOT} matches the selection in the configuration"
         )
     return frames
+
+
+def check_writable(folder, setting):
+    """Stop before any work when ``folder`` cannot be created or written to."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise WorkflowError(f"{setting}: cannot write to {folder} ({error.strerror})") from None
+
+
+def check_output_folders():
+    """The results folder, and with beside_inputs every frame's folder, must be writable."""
+    check_writable(RESULTS, "outputs.results")
+    if config["outputs"]["beside_inputs"]:
+        for folder in sorted({os.path.dirname(path) for path in FRAMES.values()}):
+            check_writable(folder, "outputs.beside_inputs")
 
 
 def indexed_inputs():
@@ -96,6 +115,7 @@ def memory_mb(rule):
 
 
 FRAMES = keyed_frames()
+check_output_folders()
 INDEX, LIBRARY = indexed_inputs()
 CHOICES = master_choices() if CALIBRATION["enabled"] else {}
 PIXELS = largest_frame()
