@@ -39,8 +39,8 @@ rule mask_and_background:
         mem_mb=memory_mb("mask_and_background"),
     params:
         content=frame_digest,
-        mask=config["source_mask"],
-        background=config["background"],
-        circles=config["circular_masks"],
+        mask=SETTINGS["source_mask"],
+        background=SETTINGS["background"],
+        circles=SETTINGS["circular_masks"],
     script:
         "../../scripts/mask_and_background.py"

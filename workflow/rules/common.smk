@@ -14,11 +14,26 @@ min_version("9.0")
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
-ROOT = config["inputs"]["root"]
-RESULTS = config["outputs"]["results"]
-OUTDIR = ROOT if config["outputs"]["beside_inputs"] else RESULTS
-DEMO = config["demo"]
-CALIBRATION = config["calibration"]
+
+def canonical(value):
+    """``value`` with every mapping's keys sorted.
+
+    Snakemake compares parameters by their text, so settings passed to rules
+    in this form rerun nothing when config.yaml only lists keys in another order.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+SETTINGS = canonical(config)
+ROOT = SETTINGS["inputs"]["root"]
+RESULTS = SETTINGS["outputs"]["results"]
+OUTDIR = ROOT if SETTINGS["outputs"]["beside_inputs"] else RESULTS
+DEMO = SETTINGS["demo"]
+CALIBRATION = SETTINGS["calibration"]
 
 if DEMO["enabled"] and demo.ensure(DEMO["root"], DEMO["shape"], DEMO["seed"]):
     logger.info(f"Wrote the demo survey under {DEMO['root']}.")
@@ -26,7 +41,7 @@ if DEMO["enabled"] and demo.ensure(DEMO["root"], DEMO["shape"], DEMO["seed"]):
 
 def selected_frames():
     """Frame paths: the explicit list if one is given, else a search of ROOT."""
-    inputs = config["inputs"]
+    inputs = SETTINGS["inputs"]
     listed = inputs["paths"] + (
         discovery.read_path_list(inputs["path_list"]) if inputs["path_list"] else []
     )
@@ -59,7 +74,7 @@ def check_writable(folder, setting):
 def check_output_folders():
     """The results folder, and with beside_inputs every frame's folder, must be writable."""
     check_writable(RESULTS, "outputs.results")
-    if config["outputs"]["beside_inputs"]:
+    if SETTINGS["outputs"]["beside_inputs"]:
         for folder in sorted({os.path.dirname(path) for path in FRAMES.values()}):
             check_writable(folder, "outputs.beside_inputs")
 
