@@ -12,6 +12,7 @@ the path that sorts first, so the choice never depends on listing order.
 """
 
 import glob
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,11 +99,16 @@ def mjd_of(fields: dict, what: str) -> float:
 
 
 def number_of(fields: dict, keyword: str, what: str) -> float:
-    """A numeric header value; raises ValueError naming ``what`` when missing or malformed."""
+    """A positive, finite numeric header value (EXPTIME, EGAIN, NCOMBINE, RDNOISE, ...).
+
+    Raises ValueError naming ``what`` when the keyword is missing, not a
+    number, not finite, or not above zero.
+    """
     value = fields.get(keyword)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problem = "missing" if value is None else f"malformed ({value!r})"
-        raise ValueError(f"{what}: {keyword} {problem}")
+    if value is None:
+        raise ValueError(f"{what}: {keyword} missing")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{what}: {keyword} malformed ({value!r}; a positive number is needed)")
     return float(value)
 
 

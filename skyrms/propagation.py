@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import TYPES
+from .calibration import TYPES, number_of
 from .fitsfiles import (
     InputError,
     atomic_path,
@@ -35,14 +35,17 @@ def record_masters(choice: dict | None, error: str | None, output) -> None:
         temporary.write_text(json.dumps(choice, indent=1))
 
 
-def header_number(header, keyword: str, what, default=None):
-    """A numeric keyword of ``header``; ``default`` (with a warning) or an error if absent."""
-    value = header.get(keyword)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    if default is None:
-        problem = "missing" if value is None else f"malformed ({value!r})"
-        raise InputError(f"{what}: {keyword} {problem}")
+def header_number(header, keyword: str, what, default=None) -> float:
+    """A positive numeric keyword of ``header`` (see :func:`skyrms.calibration.number_of`).
+
+    When it is missing or unusable: ``default`` with a warning, or without a
+    default an :class:`InputError` naming ``what``.
+    """
+    try:
+        return number_of(header, keyword, what)
+    except ValueError as error:
+        if default is None:
+            raise InputError(str(error)) from None
     log.warning(f"{what}: no usable {keyword}; assuming {default}")
     return default
 
