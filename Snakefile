@@ -10,6 +10,18 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/chain.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/report.smk"
+
+
+onsuccess:
+    logger.info(where_things_are())
+
+
+onerror:
+    logger.error(
+        f"skyrms: see the failed jobs' logs under {os.path.join(RESULTS, 'logs')}/; "
+        "with --keep-going the other frames finish, and `skyrms products` lists what is missing."
+    )
 
 
 rule all:

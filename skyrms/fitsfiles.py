@@ -1,6 +1,7 @@
 """Reading frames and writing products as FITS, with clear errors and atomic writes."""
 
 import glob
+import logging
 import os
 import tempfile
 import warnings
@@ -13,6 +14,8 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 
 from .background import native_float32
+
+log = logging.getLogger(__name__)
 
 
 def ignore_nonstandard_cards() -> None:
@@ -128,6 +131,7 @@ def atomic_write(hdul: fits.HDUList, path, checksum: bool = True) -> None:
     """
     with atomic_path(path) as temporary:
         hdul.writeto(temporary, overwrite=True, checksum=checksum)
+    log.info(f"wrote {path}")
 
 
 def current_umask() -> int:

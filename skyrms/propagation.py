@@ -2,7 +2,8 @@
 
 import json
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,11 +36,12 @@ def record_masters(choice: dict | None, error: str | None, output) -> None:
         temporary.write_text(json.dumps(choice, indent=1))
 
 
-def header_number(header, keyword: str, what, default=None) -> float:
+def header_number(header, keyword: str, what, default=None, assumed=None) -> float:
     """A positive numeric keyword of ``header`` (see :func:`skyrms.calibration.number_of`).
 
-    When it is missing or unusable: ``default`` with a warning, or without a
-    default an :class:`InputError` naming ``what``.
+    When it is missing or unusable: ``default`` with a warning (and a note
+    appended to the list ``assumed``), or without a default an
+    :class:`InputError` naming ``what``.
     """
     try:
         return number_of(header, keyword, what)
@@ -47,6 +49,8 @@ def header_number(header, keyword: str, what, default=None) -> float:
         if default is None:
             raise InputError(str(error)) from None
     log.warning(f"{what}: no usable {keyword}; assuming {default}")
+    if assumed is not None:
+        assumed.append(f"{keyword}={default} for {os.path.basename(what)}")
     return default
 
 
@@ -89,6 +93,7 @@ class Calibration:
     counts: dict
     read_noise: float = 0.0
     noise_source: str = ""
+    assumed: list = field(default_factory=list)
 
 
 def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Calibration:
@@ -97,17 +102,19 @@ def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Cali
     bias, bias_header = read_master(paths["BIAS"], shape)
     dark, dark_header = read_master(paths["DARK"], shape)
     flat, flat_error, _ = flat_pixels(paths["FLAT"], shape)
-    default = settings["default_ncombine"]
+    default, assumed = settings["default_ncombine"], []
+    counts = {
+        "science": header_number(header, "NCOMBINE", frame, default["science"], assumed),
+        "bias": header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"], assumed),
+        "dark": header_number(dark_header, "NCOMBINE", paths["DARK"], default["master"], assumed),
+    }
     cal = Calibration(
         bias, dark, flat, flat_error,
         egain=settings["gain"] or header_number(header, "EGAIN", frame),
         exptime=header_number(header, "EXPTIME", frame),
         dark_exptime=header_number(dark_header, "EXPTIME", paths["DARK"]),
-        counts={
-            "science": int(header_number(header, "NCOMBINE", frame, default["science"])),
-            "bias": int(header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"])),
-            "dark": int(header_number(dark_header, "NCOMBINE", paths["DARK"], default["master"])),
-        },
+        counts={name: int(count) for name, count in counts.items()},
+        assumed=assumed,
     )  # fmt: skip
     if settings["read_noise"] is not None:
         cal.read_noise, cal.noise_source = settings["read_noise"], "config"
@@ -136,6 +143,7 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
         ("PROPMED", round(medians["propagated"], 4), "median of this map, ADU"),
         ("IMGMED", round(medians["image"], 4), "median image-based RMS (IN_RMS), ADU"),
         ("RMSRATIO", round(medians["ratio"], 5), "median propagated / image-based RMS"),
+        ("ASSUMED", "; ".join(cal.assumed) or "none", "defaults used for missing keywords"),
     ]
     for imagetyp in TYPES:
         days = round(choice[imagetyp]["days"], 5)
@@ -183,25 +191,6 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
     if "FRAMESHA" in sky_header:
         cards.insert(0, ("FRAMESHA", sky_header["FRAMESHA"], "SHA-256 of IN_FRAME"))
     write_float_map(output, rms, product_header(header, "PROPRMS", "adu", inputs, cards))
-
-
-RATIO_COLUMNS = {
-    "frame": "IN_FRAME", "object": "OBJECT", "unit": "TELESCOP", "filter": "FILTER",
-    "exptime": "EXPTIME", "date_obs": "DATE-OBS", "propagated_median": "PROPMED",
-    "image_median": "IMGMED", "ratio": "RMSRATIO", "bias_days": "BIASDAYS",
-    "dark_days": "DARKDAYS", "flat_days": "FLATDAYS",
-}  # fmt: skip
-"""Columns of the ratio table and the product header keyword each comes from."""
-
-
-def write_ratio_table(products: list[str], output) -> None:
-    """Tab-separated table, a row per propagated RMS product, from their headers only."""
-    rows = ["\t".join(RATIO_COLUMNS)]
-    for path in products:
-        header = read_header(path)
-        rows.append("\t".join(str(header.get(key, "")) for key in RATIO_COLUMNS.values()))
-    with atomic_path(output) as temporary:
-        temporary.write_text("\n".join(rows) + "\n")
 
 
 def record_and_propagate(frame, background, image_rms, lookup, record, output, settings) -> None:

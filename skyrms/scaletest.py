@@ -110,7 +110,7 @@ def touch_products(workdir: Path, frames: list[Path], root: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
             os.utime(path, (now + step, now + step))
-    for table in ("frames.tsv", "rms_ratios.tsv"):
+    for table in ("frames.tsv", "summary.tsv"):
         path = workdir / "results" / table
         path.touch()
         os.utime(path, (now + 10, now + 10))
@@ -127,6 +127,7 @@ def main(argv=None) -> None:
     print(f"wrote {len(frames)} frames and masters in {time.perf_counter() - start:.1f} s")
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["demo"]["enabled"] = False
+    config["outputs"]["quicklook"] = False  # the default for survey data
     config["inputs"]["root"] = str(workdir / "archive" / "scidata")
     config["calibration"]["root"] = str(workdir / "archive" / "calib")
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))

@@ -130,16 +130,26 @@ def write_background_maps(data, header, mask, outputs, box_size, filter_size, in
         ("MASKFRAC", round(fraction, 5), "fraction of pixels masked"),
     ]
     background, rms = outputs
-    write_float_map(
-        background, bkg.back(), product_header(header, "BACKGROUND", "adu", inputs, cards)
-    )
+    level = bkg.back()
+    median = ("BKGMED", round(smooth_median(level), 4), "median of this map, ADU")
+    header_of = product_header(header, "BACKGROUND", "adu", inputs, [*cards, median])
+    write_float_map(background, level, header_of)
+    del level
+    noise = unbiased_rms(bkg)
     cards.append(("RMSBIAS", GAUSSIAN_RMS_BIAS, "SEP clipped RMS / true sigma; divided out"))
-    write_float_map(rms, unbiased_rms(bkg), product_header(header, "BKGRMS", "adu", inputs, cards))
+    cards.append(("RMSMED", round(smooth_median(noise), 4), "median of this map, ADU"))
+    write_float_map(rms, noise, product_header(header, "BKGRMS", "adu", inputs, cards))
+
+
+def smooth_median(image: np.ndarray) -> float:
+    """Median of a smooth map from every 8th pixel along both axes (same units)."""
+    return float(np.median(image[::8, ::8]))
 
 
 def checked_frame(frame, box_size: int, filter_size: int):
     """The frame's pixels (native float32, ADU) and header, checked by :func:`check_frame`."""
     data, header = read_image(frame)
+    log.info(f"read {frame}: {data.shape[1]}x{data.shape[0]} px")
     check_frame(frame, data, box_size, filter_size)
     return data, header
 

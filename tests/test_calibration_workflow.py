@@ -34,15 +34,13 @@ def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
     assert header["PRODTYPE"] == "PROPRMS" and header["BUNIT"] == "adu"
 
 
-def test_ratio_table_has_a_row_per_frame(demo_run):
-    lines = (demo_run / "results" / "rms_ratios.tsv").read_text().splitlines()
+def test_summary_has_a_row_per_frame_with_the_ratio(demo_run):
+    lines = (demo_run / "results" / "summary.tsv").read_text().splitlines()
     columns = lines[0].split("\t")
     rows = [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[1:]]
     assert len(rows) == len(FRAMES)
     assert all(abs(float(row["ratio"]) - 1) < 0.05 for row in rows)
-    assert {os.path.basename(row["frame"]) for row in rows} == {
-        os.path.basename(f.relpath) for f in FRAMES
-    }
+    assert {row["frame"] for row in rows} == {key_of(f) for f in FRAMES}
 
 
 def test_choice_is_recorded_per_frame(demo_run):
@@ -68,7 +66,9 @@ def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
     }
     assert winners
     planned = planned_jobs(snakemake(synced, "--dry-run").stdout)
-    expected = {("propagated_rms", key) for key in winners} | {("rms_ratios", None), ("all", None)}
+    rules = ("propagated_rms", "quicklook")
+    expected = {(rule, key) for rule in rules for key in winners}
+    expected |= {("summary", None), ("all", None)}
     assert planned == expected
     snakemake(synced)
     for key in winners:

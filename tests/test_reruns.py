@@ -17,8 +17,9 @@ from conftest import REPO, planned_jobs, snakemake
 from skyrms import demo
 
 FRAMES, _ = demo.plan()
-CHAIN = {"mask_and_background", "propagated_rms"}
-TABLES = {("rms_ratios", None), ("all", None)}
+CHAIN = {"mask_and_background", "propagated_rms", "quicklook"}
+CALIBRATED = {"propagated_rms", "quicklook"}
+TABLES = {("summary", None), ("all", None)}
 
 
 def key_of(frame):
@@ -71,7 +72,7 @@ def test_a_changed_parameter_reruns_the_rules_it_affects(synced):
     same = subprocess.run(command, capture_output=True, text=True, check=True)
     assert planned_jobs(same.stdout) == set()  # the same settings in another order
     planned = dry_run(synced, config={"calibration": {"dark_bias": "independent"}})
-    assert planned == {("propagated_rms", k) for k in everything} | TABLES
+    assert planned == {(r, k) for r in CALIBRATED for k in everything} | TABLES
     planned = dry_run(synced, config={"background": {"box_size": 96}})
     assert planned == {(r, k) for r in CHAIN for k in everything} | TABLES
 

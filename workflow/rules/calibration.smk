@@ -27,18 +27,3 @@ rule propagated_rms:
         settings=CALIBRATION,
     script:
         "../../scripts/propagated_rms.py"
-
-
-rule rms_ratios:
-    input:
-        products_of_all_frames("proprms"),
-    output:
-        os.path.join(RESULTS, "rms_ratios.tsv"),
-    log:
-        os.path.join(RESULTS, "logs", "rms_ratios.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "rms_ratios.tsv")
-    conda:
-        "../../envs/rms_ratios.yaml"
-    script:
-        "../../scripts/rms_ratios.py"

@@ -68,7 +68,9 @@ def check_writable(folder, setting):
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise WorkflowError(f"{setting}: cannot write to {folder} ({error.strerror})") from None
+        raise WorkflowError(
+            f"{setting}: cannot write to {folder} ({error.strerror})"
+        ) from None
 
 
 def check_output_folders():
@@ -125,7 +127,11 @@ def memory_mb(rule):
     Peak resident memory measured per frame pixel (2048x3072 demo frames),
     plus the interpreter and libraries (about 70 MB).
     """
-    bytes_per_pixel = {"mask_and_background": 32, "propagated_rms": 38}[rule]
+    bytes_per_pixel = {
+        "mask_and_background": 32,
+        "propagated_rms": 38,
+        "quicklook": 12,
+    }[rule]
     return int(100 + bytes_per_pixel * PIXELS / 2**20)
 
 
@@ -169,23 +175,57 @@ def product(kind):
     return os.path.join(OUTDIR, f"{{key}}{discovery.PRODUCTS[kind]}")
 
 
+def frame_products(*kinds):
+    """Per frame key, the paths of its products of these kinds: {key: {kind: path}}."""
+    return {
+        key: {
+            kind: os.path.join(OUTDIR, key + discovery.PRODUCTS[kind]) for kind in kinds
+        }
+        for key in FRAMES
+    }
+
+
 def products_of_all_frames(*kinds):
     """Every selected frame's products of these kinds."""
-    suffixes = [discovery.PRODUCTS[kind] for kind in kinds]
-    return [os.path.join(OUTDIR, f"{key}{s}") for key in FRAMES for s in suffixes]
+    return [
+        path for paths in frame_products(*kinds).values() for path in paths.values()
+    ]
+
+
+SUMMARIZED = ("mask", "bkg", "bkgrms") + (
+    ("proprms",) if CALIBRATION["enabled"] else ()
+)
+"""Products whose headers the summary reads."""
 
 
 def final_products():
-    """What a run makes: the frame table and the maps of every frame.
+    """What a run makes: the frame table, the summary and the quick-looks if asked for.
 
-    With calibration the ratio table stands for all maps (it needs every
-    frame's propagated RMS, which needs the others), which keeps the job
-    graph small for large archives.
+    The summary stands for every frame's maps (it reads their headers), which
+    keeps the job graph small for large archives.
     """
-    tables = [os.path.join(RESULTS, "frames.tsv")]
-    if CALIBRATION["enabled"]:
-        return tables + [os.path.join(RESULTS, "rms_ratios.tsv")]
-    return tables + products_of_all_frames("mask", "bkg", "bkgrms")
+    tables = [os.path.join(RESULTS, name) for name in ("frames.tsv", "summary.tsv")]
+    if SETTINGS["outputs"]["quicklook"]:
+        return tables + products_of_all_frames("quicklook")
+    return tables
+
+
+def where_things_are():
+    """The lines printed at the end of a successful run: where to look next."""
+    lines = [
+        f"skyrms: {len(FRAMES)} frames. Summary: {os.path.join(RESULTS, 'summary.tsv')}",
+        (
+            f"Products: beside each frame in {ROOT}"
+            if OUTDIR == ROOT
+            else f"Products: {OUTDIR}/"
+        ),
+        f"Logs: {os.path.join(RESULTS, 'logs')}/",
+        "Report: snakemake --report report.html (summary and quick-looks, with captions)",
+        "Browse: skyrms products --configfile config.yaml",
+    ]
+    if SETTINGS["outputs"]["quicklook"]:
+        lines.insert(2, f"Quick-looks: {OUTDIR}/**/*.quicklook.png")
+    return "\n".join(lines)
 
 
 def log_of(rule):

@@ -1,0 +1,16 @@
+"""Rule quicklook: the six-panel PNG of one frame and its maps."""
+
+from skyrms.quicklook import write_quicklook
+from skyrms.snakescript import run
+
+run(
+    snakemake,
+    write_quicklook,
+    frame=snakemake.input.frame,
+    mask=snakemake.input.mask,
+    background=snakemake.input.background,
+    rms=snakemake.input.rms,
+    propagated=snakemake.input.propagated or None,
+    output=snakemake.output[0],
+    name=snakemake.wildcards.key,
+)

@@ -1,0 +1,101 @@
+"""The night's summary: a row per frame from its products' headers, with outliers flagged.
+
+Only headers are read, so the table costs a few milliseconds per frame. A
+frame is flagged when its propagated/image RMS ratio or its masked fraction
+lies more than :data:`OUTLIER_SIGMA` robust standard deviations (1.4826 x the
+median absolute deviation) from the median of the frames of the same object
+and filter; groups of fewer than :data:`MIN_GROUP` frames are not judged.
+"""
+
+import os
+import statistics
+
+from .fitsfiles import atomic_path, read_header
+
+OUTLIER_SIGMA = 5.0
+"""Distance from the group median, in robust standard deviations, that flags a frame."""
+
+MIN_GROUP = 3
+"""Fewest frames of one object and filter for outliers to be flagged among them."""
+
+MIN_SPREAD = 0.01
+"""Floor of the robust spread, as a fraction of the median (identical values are not outliers)."""
+
+IDENTITY = {"object": "OBJECT", "unit": "TELESCOP", "filter": "FILTER", "date_obs": "DATE-OBS",
+            "exptime": "EXPTIME"}  # fmt: skip
+"""Columns taken from the frame's identity cards, copied into every product header."""
+
+MASTERS = ("BIAS", "DARK", "FLAT")
+
+
+def passes(header, prefix: str) -> str:
+    """Comma-separated counts of the source mask's passes (MSKSRC1, MSKSRC2, ... cards)."""
+    return ",".join(str(header[f"{prefix}{n}"]) for n in range(1, header.get("MSKNITER", 0) + 1))
+
+
+def frame_row(key: str, mask_path, bkg_path, rms_path, proprms_path=None) -> dict:
+    """One frame's summary values (ADU, days) from the headers of its products."""
+    mask, bkg, rms = read_header(mask_path), read_header(bkg_path), read_header(rms_path)
+    row = {"frame": key} | {column: bkg.get(card, "") for column, card in IDENTITY.items()}
+    row |= {
+        "background_median": bkg.get("BKGMED", ""),
+        "image_rms_median": rms.get("RMSMED", ""),
+        "propagated_rms_median": "",
+        "ratio": "",
+        "masked_fraction": bkg.get("MASKFRAC", ""),
+        "sources_per_pass": passes(mask, "MSKSRC"),
+        "saturated_per_pass": passes(mask, "MSKSAT"),
+    }
+    warnings = [] if mask.get("MSKCONV", True) else ["source mask not converged"]
+    if proprms_path:
+        prop = read_header(proprms_path)
+        row |= {"propagated_rms_median": prop["PROPMED"], "ratio": prop["RMSRATIO"]}
+        for imagetyp in MASTERS:
+            row[imagetyp.lower()] = os.path.basename(prop.get(f"IN_{imagetyp}", ""))
+            row[f"{imagetyp.lower()}_days"] = prop.get(f"{imagetyp}DAYS", "")
+        if prop.get("ASSUMED", "none") != "none":
+            warnings.append(f"assumed {prop['ASSUMED']}")
+        if prop.get("FLATERR") is False:
+            warnings.append("no flat error map")
+    row["warnings"] = "; ".join(warnings)
+    return row
+
+
+def robust_outliers(values: list[float]) -> list[bool]:
+    """True for values more than OUTLIER_SIGMA robust standard deviations from the median."""
+    if len(values) < MIN_GROUP:
+        return [False] * len(values)
+    middle = statistics.median(values)
+    spread = 1.4826 * statistics.median(abs(v - middle) for v in values)
+    spread = max(spread, MIN_SPREAD * abs(middle), 1e-12)
+    return [abs(v - middle) > OUTLIER_SIGMA * spread for v in values]
+
+
+def flag_outliers(rows: list[dict]) -> None:
+    """Set each row's ``flags``: the columns in which it is an outlier for its object and filter."""
+    groups = {}
+    for row in rows:
+        row["flags"] = ""
+        groups.setdefault((row["object"], row["filter"]), []).append(row)
+    for members in groups.values():
+        for column in ("ratio", "masked_fraction"):
+            judged = [row for row in members if isinstance(row[column], int | float)]
+            for row, outlier in zip(
+                judged, robust_outliers([row[column] for row in judged]), strict=True
+            ):
+                if outlier:
+                    row["flags"] = ",".join(filter(None, [row["flags"], f"{column}_outlier"]))
+
+
+def write_summary(frames: dict[str, dict[str, str]], output) -> None:
+    """Tab-separated summary, a row per frame key; ``frames`` maps key -> {kind: product path}."""
+    rows = [
+        frame_row(key, p["mask"], p["bkg"], p["bkgrms"], p.get("proprms"))
+        for key, p in frames.items()
+    ]
+    flag_outliers(rows)
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(str(row.get(column, "")) for column in columns) for row in rows]
+    with atomic_path(output) as temporary:
+        temporary.write_text("\n".join(lines) + "\n")
