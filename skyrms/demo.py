@@ -619,12 +619,13 @@ def write(root, shape=DEFAULT_SHAPE, seed: int = 7) -> None:
         if master.imagetyp == "FLAT":
             _write_flat(root / master.relpath, pixels, header, flat_error(master, shape))
         else:
-            write_float_map(root / master.relpath, pixels, header, checksum=False)
+            write_float_map(root / master.relpath, pixels, header, checksum=False, lossy=False)
     rows = {}
     for frame in sorted(frames, key=lambda f: (f.unit, f.filter, f.index)):
         table = stars(frame, shape, seed)
         pixels = _calibrated_frame(root, frame, shape, seed, table)
-        write_float_map(root / frame.relpath, pixels, _frame_header(frame, shape), checksum=False)
+        header = _frame_header(frame, shape)
+        write_float_map(root / frame.relpath, pixels, header, checksum=False, lossy=False)
         _write_tsv(root / _stars_relpath(frame), _star_rows(table))
         rows[frame.index] = _truth_row(frame, shape, table)
     header = ["relpath", "object", "unit", "filter", "exptime", "sky_median", "noise"]

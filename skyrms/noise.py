@@ -82,14 +82,24 @@ def propagated_variance(
     scale = exptime / dark_exptime
     c = COMBINE_FACTOR[combine]
     read2 = (read_noise / egain) ** 2
-    dark_signal = np.maximum(dark, 0, dtype=np.float32)
-    variance = (np.maximum(sky, 0) * flat + scale * dark_signal) / egain + read2
+    variance = sky * flat
+    np.maximum(variance, 0, out=variance)  # the flat is positive: max(S, 0) F
+    dark_signal = np.maximum(dark, 0)
+    dark_signal *= scale  # k D
+    variance += dark_signal
+    variance /= egain
+    variance += read2
     variance /= n_science
-    variance += bias_weight(dark_bias, scale) * c * read2 / n_bias
-    variance += scale**2 * c * (dark_signal / egain + read2) / n_dark
-    variance /= flat * flat
+    variance += bias_weight(dark_bias, scale) * c * read2 / n_bias + scale**2 * c * read2 / n_dark
+    dark_signal *= scale * c / egain / n_dark  # k^2 c D / g / N_D
+    variance += dark_signal
+    del dark_signal
+    variance /= flat
+    variance /= flat
     if flat_error is not None:
-        variance += (sky * flat_error / flat) ** 2
+        relative = sky * flat_error
+        relative /= flat
+        variance += np.square(relative, out=relative)
     return variance
 
 

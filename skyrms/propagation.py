@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 FLAT_ERROR_EXTENSION = "ERR"
 """Name of the image extension of a master flat holding its 1-sigma error."""
 
+SLAB_ROWS = 256
+"""Rows of the frame propagated at a time, which bounds the temporaries' memory."""
+
+MEDIAN_STRIDE = 4
+"""The header medians are taken over every 4th pixel along both axes (exact enough, cheap)."""
+
 
 def record_masters(choice: dict | None, error: str | None, output) -> None:
     """Write the masters chosen for a frame (JSON), or fail with the lookup's error."""
@@ -83,7 +89,6 @@ def flat_pixels(path, shape):
 class Calibration:
     """Everything the noise model needs besides the sky, read from the frame and masters."""
 
-    bias: np.ndarray
     dark: np.ndarray
     flat: np.ndarray
     flat_error: np.ndarray | None
@@ -97,35 +102,41 @@ class Calibration:
 
 
 def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Calibration:
-    """Read the chosen masters and the frame's keywords; fill defaults with warnings."""
+    """Read the chosen masters and the frame's keywords; fill defaults with warnings.
+
+    The master bias is read first and let go once the read noise is known, so
+    at most three full maps (dark, flat and its error) are held at a time.
+    """
     paths = {imagetyp: choice[imagetyp]["path"] for imagetyp in TYPES}
+    default, assumed = settings["default_ncombine"], []
     bias, bias_header = read_master(paths["BIAS"], shape)
+    n_bias = header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"], assumed)
+    egain = settings["gain"] or header_number(header, "EGAIN", frame)
+    if settings["read_noise"] is not None:
+        read_noise, noise_source = settings["read_noise"], "config"
+    elif "RDNOISE" in header:
+        read_noise, noise_source = header_number(header, "RDNOISE", frame), "RDNOISE"
+    else:
+        read_noise = read_noise_from_bias(bias, egain, int(n_bias), settings["combine"])
+        noise_source = "master bias"
+    del bias
     dark, dark_header = read_master(paths["DARK"], shape)
     flat, flat_error, _ = flat_pixels(paths["FLAT"], shape)
-    default, assumed = settings["default_ncombine"], []
     counts = {
         "science": header_number(header, "NCOMBINE", frame, default["science"], assumed),
-        "bias": header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"], assumed),
+        "bias": n_bias,
         "dark": header_number(dark_header, "NCOMBINE", paths["DARK"], default["master"], assumed),
     }
-    cal = Calibration(
-        bias, dark, flat, flat_error,
-        egain=settings["gain"] or header_number(header, "EGAIN", frame),
+    return Calibration(
+        dark, flat, flat_error,
+        egain=egain,
         exptime=header_number(header, "EXPTIME", frame),
         dark_exptime=header_number(dark_header, "EXPTIME", paths["DARK"]),
         counts={name: int(count) for name, count in counts.items()},
+        read_noise=read_noise,
+        noise_source=noise_source,
         assumed=assumed,
     )  # fmt: skip
-    if settings["read_noise"] is not None:
-        cal.read_noise, cal.noise_source = settings["read_noise"], "config"
-    elif "RDNOISE" in header:
-        cal.read_noise, cal.noise_source = header_number(header, "RDNOISE", frame), "RDNOISE"
-    else:
-        cal.read_noise = read_noise_from_bias(
-            bias, cal.egain, cal.counts["bias"], settings["combine"]
-        )
-        cal.noise_source = "master bias"
-    return cal
 
 
 def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: dict) -> list:
@@ -171,18 +182,26 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
         f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
         f"NCOMBINE {cal.counts}"
     )
-    variance = propagated_variance(
-        sky, cal.flat, cal.dark, egain=cal.egain, read_noise=cal.read_noise,
-        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
-        n_bias=cal.counts["bias"], n_dark=cal.counts["dark"], flat_error=cal.flat_error,
-        combine=settings["combine"], dark_bias=settings["dark_bias"],
-    )  # fmt: skip
+    variance = np.empty_like(sky)
+    for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
+        rows = slice(start, start + SLAB_ROWS)
+        variance[rows] = propagated_variance(
+            sky[rows], cal.flat[rows], cal.dark[rows], egain=cal.egain,
+            read_noise=cal.read_noise, exptime=cal.exptime, dark_exptime=cal.dark_exptime,
+            n_science=cal.counts["science"], n_bias=cal.counts["bias"],
+            n_dark=cal.counts["dark"], combine=settings["combine"],
+            dark_bias=settings["dark_bias"],
+            flat_error=None if cal.flat_error is None else cal.flat_error[rows],
+        )  # fmt: skip
+    del sky
+    cal.dark = cal.flat = cal.flat_error = None  # let go of three maps before reading another
     rms = np.sqrt(variance, out=variance)
     image, _ = read_image(image_rms)
+    sample = (slice(None, None, MEDIAN_STRIDE),) * 2
     medians = {
-        "propagated": float(np.median(rms)),
-        "image": float(np.median(image)),
-        "ratio": float(np.median(rms / image)),
+        "propagated": float(np.median(rms[sample])),
+        "image": float(np.median(image[sample])),
+        "ratio": float(np.median(rms[sample] / image[sample])),
     }
     log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
     inputs = {"IN_FRAME": frame, "IN_BKG": background, "IN_RMS": image_rms}

@@ -153,7 +153,8 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
 
     Parameters
     ----------
-    data : native float32 frame (ADU). Non-finite pixels must be flagged in ``invalid``.
+    data : native float32 frame (ADU). Non-finite pixels must be flagged in ``invalid``;
+        the ``invalid`` pixels of ``data`` are set to 0 in place (no copy of the frame).
     invalid : boolean map of pixels to ignore everywhere (bit ``maskbits.INVALID``).
     params : detection and mask sizes, see :class:`MaskParams`.
 
@@ -162,15 +163,15 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
     Pixels at or above ``params.saturation_level`` are masked as saturated.
     """
     mask = np.where(invalid, maskbits.INVALID, 0).astype(np.uint8)
-    clean = np.where(invalid, np.float32(0), data) if invalid.any() else data
+    data[invalid] = 0.0
     exclude = (
-        clean >= params.saturation_level
+        data >= params.saturation_level
         if params.saturation_level is not None
         else np.zeros(mask.shape, dtype=bool)
     )
     result = SourceMask(mask)
     for number in range(1, params.max_iterations + 1):
-        objects, segmap, saturated = detection_pass(clean, mask, exclude, params)
+        objects, segmap, saturated = detection_pass(data, mask, exclude, params)
         new = with_unmasked_pixels(objects, segmap, mask)
         before = np.count_nonzero(mask)
         mask_sources(mask, objects, segmap, saturated & new, new, params)

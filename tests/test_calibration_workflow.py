@@ -25,7 +25,7 @@ def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
     assert np.median(propagated / image) == pytest.approx(1, abs=0.05)
     truth = demo.true_sigma(frame, SHAPE)
     assert np.median(propagated / truth) == pytest.approx(1, abs=0.03)
-    header = fits.getheader(path)
+    header = fits.getheader(path, 1)
     chosen = demo.frame_masters(frame)
     assert [header[f"IN_{m.imagetyp}"] for m in chosen] == [
         os.path.abspath(demo_run / "demo" / m.relpath) for m in chosen
@@ -72,7 +72,8 @@ def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
     assert planned == expected
     snakemake(synced)
     for key in winners:
-        assert fits.getheader(synced / "results" / (key + ".proprms.fits"))["IN_BIAS"] == str(new)
+        header = fits.getheader(synced / "results" / (key + ".proprms.fits"), 1)
+        assert header["IN_BIAS"] == str(new)
     assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout
 
 
@@ -101,6 +102,6 @@ def test_missing_ncombine_takes_the_configured_default_with_a_warning(demo_run):
         pytest.fail("the demo has no frame calibrated with a bias lacking NCOMBINE")
     log = (demo_run / "results" / "logs" / "propagated_rms" / f"{key_of(frame)}.log").read_text()
     assert f"{bias.relpath}: no usable NCOMBINE; assuming 7" in log
-    header = fits.getheader(demo_run / "results" / (key_of(frame) + ".proprms.fits"))
+    header = fits.getheader(demo_run / "results" / (key_of(frame) + ".proprms.fits"), 1)
     assert header["NCOMBBIA"] == 7
     assert header["NCOMBSCI"] == (frame.ncombine or 1)

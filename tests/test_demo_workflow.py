@@ -100,7 +100,7 @@ def test_products_carry_provenance(demo_run):
             for keyword in ("OBJECT", "FILTER", "DATE-OBS", "EXPTIME", "TELESCOP"):
                 assert header[keyword] == source[keyword]
             assert circles.celestial_wcs(header) is not None
-    assert fits.getheader(key + ".proprms.fits")["FRAMESHA"] == content
+    assert fits.getheader(key + ".proprms.fits", 1)["FRAMESHA"] == content
     mask_header = fits.getheader(key + ".mask.fits", 1)
     assert hdul_is_compressed(key + ".mask.fits")
     assert "galaxy" in mask_header.get("CIRCLE1", "") or frame.object != demo.GALAXY["object"]
