@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 PIXSTACK_LIMIT = 50_000_000
 """Largest SEP pixel stack tried (entries) before a detection pass gives up."""
 
+FILTERED_NOISE = 6 / 16
+"""Noise of SEP's default 3x3 detection filter applied to unit white noise.
+
+The kernel [[1,2,1],[2,4,2],[1,2,1]]/16 has sqrt(sum k^2) = 6/16. Detecting on
+the signal-to-noise image (residual / local RMS) at ``sigma`` x this is SEP's
+matched-filter threshold of ``sigma`` with an RMS-map ``err``: the same
+sources (measured on a 9576x6388 frame: 4,374 against 4,352, the same median
+size), in half the time and without SEP's copy of the RMS map.
+"""
+
 
 @dataclass(frozen=True)
 class MaskParams:
@@ -68,17 +78,17 @@ def invalid_pixels(data: np.ndarray, bad_pixels: np.ndarray | None = None) -> np
     return invalid
 
 
-def extract(data: np.ndarray, sigma: float, err: np.ndarray, mask: np.ndarray, minarea: int):
-    """``sep.extract`` with a segmentation map, growing SEP's pixel stack only on overflow.
+def extract(data: np.ndarray, threshold: float, mask: np.ndarray, minarea: int):
+    """``sep.extract`` at an absolute threshold with a segmentation map.
+
+    SEP's pixel stack grows only on overflow.
 
     The stack is allocated on every call, so it stays at SEP's default until a
     "pixel buffer full" error, then doubles (up to :data:`PIXSTACK_LIMIT`).
     """
     while True:
         try:
-            return sep.extract(
-                data, sigma, err=err, mask=mask, minarea=minarea, segmentation_map=True
-            )
+            return sep.extract(data, threshold, mask=mask, minarea=minarea, segmentation_map=True)
         except Exception as error:
             stack = sep.get_extract_pixstack()
             if "pixel buffer full" not in str(error) or stack >= PIXSTACK_LIMIT:
@@ -118,9 +128,12 @@ def detection_pass(data: np.ndarray, mask: np.ndarray, exclude: np.ndarray, para
     """
     masked = mask != 0
     bkg = estimate(data, masked | exclude, params.box_size, params.filter_size)
-    residual = data.copy()
-    bkg.subfrom(residual)
-    objects, segmap = extract(residual, params.sigma, bkg.rms(), masked, params.minarea)
+    significance = data.copy()
+    bkg.subfrom(significance)
+    significance /= bkg.rms()  # signal-to-noise, see FILTERED_NOISE
+    significance[~np.isfinite(significance)] = 0.0  # boxes with no unmasked pixel
+    threshold = params.sigma * FILTERED_NOISE
+    objects, segmap = extract(significance, threshold, masked, params.minarea)
     return objects, segmap, is_saturated(data, objects, params.saturation_level)
 
 
@@ -130,7 +143,9 @@ def with_unmasked_pixels(objects: np.ndarray, segmap: np.ndarray, mask: np.ndarr
     SEP's filtering lets a detection spread onto masked pixels; a source made
     only of masked pixels is not new and is not counted.
     """
-    counts = np.bincount(segmap[mask == 0], minlength=len(objects) + 1)
+    unmasked = segmap > 0  # source pixels are a small part of the frame: gather only them
+    unmasked &= mask == 0
+    counts = np.bincount(segmap[unmasked], minlength=len(objects) + 1)
     return counts[1:] > 0
 
 
@@ -141,7 +156,8 @@ def mask_sources(mask, objects, segmap, saturated, chosen, params: MaskParams) -
     """
     bits = np.zeros(len(objects) + 1, dtype=np.uint8)
     bits[1:] = np.where(saturated, maskbits.SATURATED, maskbits.SOURCE) * chosen
-    mask |= bits[segmap]
+    labelled = segmap > 0
+    mask[labelled] |= bits[segmap[labelled]]
     scale = isophotal_scale(objects) * params.mask_radius_factor
     scale[saturated] *= params.saturated_radius_factor
     for bit, drawn in ((maskbits.SOURCE, chosen & ~saturated), (maskbits.SATURATED, saturated)):
