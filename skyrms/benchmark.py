@@ -34,7 +34,6 @@ import csv
 import functools
 import json
 import math
-import os
 import shutil
 import statistics
 import subprocess
@@ -281,24 +280,38 @@ def folder_bytes(folder: Path, pattern: str = "*") -> int:
     return sum(path.stat().st_size for path in folder.glob(pattern) if path.is_file())
 
 
+LAUNCHER = (
+    "import os, subprocess, sys; child = subprocess.Popen(sys.argv[2:]); "
+    "_, status, usage = os.wait4(child.pid, 0); "
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
+"""Runs a command and writes its peak RSS (KB) to a file.
+
+Linux carries a process's peak RSS into the children it forks, so a command
+started straight from this (large) process would report at least this
+process's peak; started from a small fresh interpreter, it reports its own.
+"""
+
+
 def measured(command: list[str], log: Path) -> tuple[float, float]:
     """Run ``command`` (output to ``log``); its wall time (s) and peak RSS (MB).
 
     Raises :class:`Unavailable` with the log's last line if it fails.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
+    peak = log.with_suffix(".maxrss")
     start = time.perf_counter()
     with log.open("w") as output:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-        )
-        _, status, usage = os.wait4(process.pid, 0)
+        returncode = subprocess.call(
+            [sys.executable, "-c", LAUNCHER, str(peak), *command],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if returncode != 0:
         lines = log.read_text().strip().splitlines() or ["no output"]
-        raise Unavailable(f"exit status {process.returncode}: {lines[-1]} (see {log})")
-    return elapsed, usage.ru_maxrss / 1024
+        raise Unavailable(f"exit status {returncode}: {lines[-1]} (see {log})")
+    return elapsed, int(peak.read_text()) / 1024
 
 
 def method_run(workdir: Path, name: str, command, frames) -> dict:
