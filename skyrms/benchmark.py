@@ -46,6 +46,8 @@ import sep
 import yaml
 from astropy.io import fits
 
+from .fitsfiles import compressed_map
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MB = 2**20
@@ -152,11 +154,8 @@ def floor(frame, bias, dark, flat, outdir) -> None:
 
 
 def write_compressed(path, image, header) -> None:
-    """A float map written as the chain writes it: RICE tiles, rounded to 2e-4 of the median."""
-    step = 2e-4 * float(np.median(np.abs(image[::8, ::8])))
-    hdu = fits.CompImageHDU(image, header, compression_type="RICE_1", quantize_level=-step,
-                            quantize_method=-1, tile_shape=(64, image.shape[1]))  # fmt: skip
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
+    """A float map in the chain's lossy tile compression, written plainly (no temporary file)."""
+    fits.HDUList([fits.PrimaryHDU(), compressed_map(image, header)]).writeto(path)
 
 
 def read_native(path, name=None) -> tuple[fits.Header, np.ndarray]:

@@ -164,13 +164,17 @@ def write_float_map(path, data: np.ndarray, header: fits.Header, checksum=True, 
     if MAP_PRECISION is None or not lossy:
         atomic_write(fits.HDUList([fits.PrimaryHDU(data, header)]), path, checksum)
         return
+    atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed_map(data, header)]), path, checksum)
+
+
+def compressed_map(data: np.ndarray, header: fits.Header) -> fits.CompImageHDU:
+    """A float32 map as a lossy tile-compressed HDU, rounded as :data:`MAP_PRECISION` says."""
     scale = float(np.median(np.abs(data[::8, ::8])))
     step = MAP_PRECISION * scale if np.isfinite(scale) and scale > 0 else MAP_PRECISION
-    compressed = fits.CompImageHDU(
+    return fits.CompImageHDU(
         data, header, compression_type="RICE_1", quantize_level=-step,
         quantize_method=-1, tile_shape=(min(64, data.shape[0]), data.shape[1]),
     )  # fmt: skip
-    atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed]), path, checksum)
 
 
 def write_mask(path, mask: np.ndarray, header: fits.Header) -> None:

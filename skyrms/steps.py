@@ -80,6 +80,11 @@ def detect_sources(data, header, params: MaskParams, bad_pixels=None):
     return result.mask, cards
 
 
+def mask_inputs(frame, bad_pixels) -> dict[str, str]:
+    """The input cards of a mask made from ``frame``: IN_FRAME, and IN_BPM if one was used."""
+    return {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
+
+
 def merge_circles(frame, header, mask: np.ndarray, specs: list[dict]) -> list:
     """Draw the configured circles that touch ``frame`` into ``mask`` in place; their cards."""
     wanted = [spec for spec in specs if circles.applies_to(spec, header)]
@@ -169,7 +174,7 @@ def mask_and_background(
     identity = [("FRAMESHA", frame_digest, "SHA-256 of IN_FRAME")] if frame_digest else []
     bits, cards = detect_sources(data, header, params, bad_pixels)
     cards += merge_circles(frame, header, bits, specs)
-    inputs = {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
+    inputs = mask_inputs(frame, bad_pixels)
     write_mask(mask, bits, product_header(header, "MASK", "", inputs, identity + cards))
     inputs = {"IN_FRAME": frame, "IN_MASK": mask}
     write_background_maps(
@@ -181,7 +186,7 @@ def source_mask(frame, output, params: MaskParams, bad_pixels=None) -> None:
     """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles)."""
     data, header = checked_frame(frame, params.box_size, params.filter_size)
     bits, cards = detect_sources(data, header, params, bad_pixels)
-    inputs = {"IN_FRAME": frame} | ({"IN_BPM": bad_pixels} if bad_pixels else {})
+    inputs = mask_inputs(frame, bad_pixels)
     write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards))
 
 

@@ -10,6 +10,7 @@ and filter; groups of fewer than :data:`MIN_GROUP` frames are not judged.
 import os
 import statistics
 
+from .calibration import TYPES
 from .fitsfiles import atomic_path, read_header
 
 OUTLIER_SIGMA = 5.0
@@ -24,8 +25,6 @@ MIN_SPREAD = 0.01
 IDENTITY = {"object": "OBJECT", "unit": "TELESCOP", "filter": "FILTER", "date_obs": "DATE-OBS",
             "exptime": "EXPTIME"}  # fmt: skip
 """Columns taken from the frame's identity cards, copied into every product header."""
-
-MASTERS = ("BIAS", "DARK", "FLAT")
 
 
 def passes(header, prefix: str) -> str:
@@ -50,7 +49,7 @@ def frame_row(key: str, mask_path, bkg_path, rms_path, proprms_path=None) -> dic
     if proprms_path:
         prop = read_header(proprms_path)
         row |= {"propagated_rms_median": prop["PROPMED"], "ratio": prop["RMSRATIO"]}
-        for imagetyp in MASTERS:
+        for imagetyp in TYPES:
             row[imagetyp.lower()] = os.path.basename(prop.get(f"IN_{imagetyp}", ""))
             row[f"{imagetyp.lower()}_days"] = prop.get(f"{imagetyp}DAYS", "")
         if prop.get("ASSUMED", "none") != "none":

@@ -8,7 +8,6 @@ frames and the frames that are merely unusual (integer pixels, NaN rows,
 data in an extension) finish with complete products; and no input changes.
 """
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import snakemake
+from conftest import input_digests, snakemake
 
 from skyrms import demo, maskbits
 
@@ -170,15 +169,6 @@ def case_path(root, case):
     return root / UNIT_DIR / case.folder / f"bad_{case.name}.fits"
 
 
-def digests(*folders):
-    return {
-        path: hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in folders
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def night(demo_run, tmp_path_factory):
     """Good frames of one tile and unit plus every bad case, run once with --keep-going."""
@@ -196,19 +186,19 @@ def night(demo_run, tmp_path_factory):
         path = case_path(root, case)
         path.parent.mkdir(parents=True, exist_ok=True)
         case.make(path, data.copy(), header.copy(), unit_calib)
-    before = digests(root, calib)
     config = {
         "demo": {"enabled": False},
         "inputs": {"root": str(root)},
         "calibration": {"root": str(calib)},
     }
+    before = input_digests(base, config)
     run = snakemake(base / "run", "--keep-going", config=config, check=False)
     return {
         "run": run,
         "root": root,
         "results": base / "run" / "results",
         "good": [root / Path(f.relpath).relative_to("scidata") for f in good],
-        "unchanged": before == digests(root, calib),
+        "unchanged": before == input_digests(base, config),
     }
 
 

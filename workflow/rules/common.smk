@@ -187,15 +187,18 @@ def frame_products(*kinds):
 
 def products_of_all_frames(*kinds):
     """Every selected frame's products of these kinds."""
-    return [
-        path for paths in frame_products(*kinds).values() for path in paths.values()
-    ]
+    return flat(frame_products(*kinds))
 
 
-SUMMARIZED = ("mask", "bkg", "bkgrms") + (
-    ("proprms",) if CALIBRATION["enabled"] else ()
+def flat(products):
+    """The paths of a {key: {kind: path}} mapping, in one list."""
+    return [path for paths in products.values() for path in paths.values()]
+
+
+SUMMARIZED = frame_products(
+    "mask", "bkg", "bkgrms", *(("proprms",) if CALIBRATION["enabled"] else ())
 )
-"""Products whose headers the summary reads."""
+"""Per frame key, the products whose headers the summary reads."""
 
 
 def final_products():

@@ -7,7 +7,7 @@ captions in workflow/report/.
 
 rule summary:
     input:
-        products_of_all_frames(*SUMMARIZED),
+        flat(SUMMARIZED),
     output:
         report(
             os.path.join(RESULTS, "summary.tsv"),
@@ -21,7 +21,7 @@ rule summary:
     conda:
         "../../envs/summary.yaml"
     params:
-        frames=frame_products(*SUMMARIZED),
+        frames=SUMMARIZED,
     script:
         "../../scripts/summary.py"
 
