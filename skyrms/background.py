@@ -15,11 +15,17 @@ Gaussian noise (see tests/test_background.py). :func:`unbiased_rms` divides it o
 """
 
 
-def native_float32(data: np.ndarray) -> np.ndarray:
+def native_float32(data: np.ndarray, owned: bool = False) -> np.ndarray:
     """Return ``data`` as a C-contiguous native-endian float32 array (SEP refuses others).
 
-    Copies only when needed: FITS data read by astropy is big-endian and is copied once.
+    Copies only when needed. FITS float32 pixels read by astropy are big-endian;
+    if the caller ``owned`` them (just read, held by nothing else), they are
+    byte-swapped in place instead of copied: a fresh full-frame array costs its
+    page faults (0.1-0.4 s for 9576x6388) and, for a while, twice the memory.
     """
+    big_endian = np.dtype(">f4")
+    if owned and data.dtype == big_endian and data.flags.writeable and data.flags.c_contiguous:
+        return data.byteswap(inplace=True).view(np.float32)
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
@@ -42,7 +48,8 @@ def estimate(
     Parameters
     ----------
     data : 2-d float32 array, native byte order (see :func:`native_float32`).
-    mask : 2-d array or None. Non-zero pixels are left out of the estimate.
+    mask : 2-d array or None. Non-zero pixels are left out of the estimate
+        (a boolean mask is used as it is, other types are converted).
     box_size : side of the square mesh boxes, pixels.
     filter_size : side of the median filter applied to the mesh, in boxes.
 
@@ -50,7 +57,7 @@ def estimate(
     maps in the data's units, ``.globalback`` and ``.globalrms`` scalars.
     """
     check_box(data.shape, box_size, filter_size)
-    if mask is not None:
+    if mask is not None and mask.dtype != bool:
         mask = np.asarray(mask) != 0
     return sep.Background(data, mask=mask, bw=box_size, bh=box_size, fw=filter_size, fh=filter_size)
 

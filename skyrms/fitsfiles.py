@@ -77,7 +77,7 @@ def read_image(path) -> tuple[np.ndarray, fits.Header]:
     with opened_image(path) as hdu:
         if hdu.data is None:
             raise InputError(f"{path}: the image HDU holds no data")
-        return native_float32(hdu.data), hdu.header.copy()
+        return native_float32(hdu.data, owned=True), hdu.header.copy()
 
 
 def read_header(path) -> fits.Header:
@@ -89,7 +89,31 @@ def read_header(path) -> fits.Header:
 def read_extension(path, name: str) -> np.ndarray | None:
     """The named image extension of a FITS file as native float32, or None if absent."""
     with opened_fits(path) as hdul:
-        return native_float32(hdul[name].data) if name in hdul else None
+        return native_float32(hdul[name].data, owned=True) if name in hdul else None
+
+
+def sample_rows(ny: int, stride: int) -> list[slice]:
+    """Every ``stride``-th row of the first of every ``stride`` tiles of a map ``ny`` rows high.
+
+    A sample for statistics that decompresses a ``stride``-th of a tile-compressed
+    map (see :func:`read_rows`); the rows are spread over the whole map.
+    """
+    starts = range(0, ny, TILE_ROWS * stride)
+    return [slice(start, min(start + TILE_ROWS, ny), stride) for start in starts]
+
+
+def read_rows(path, rows: list[slice], shape: tuple[int, int]) -> np.ndarray:
+    """The ``rows`` of a FITS file's first 2-d image, stacked, as native float32.
+
+    Only those rows are read (of a tile-compressed image, the tiles holding
+    them). Raises :class:`InputError` unless the image has the frame's
+    ``shape`` (ny, nx).
+    """
+    with opened_image(path, memmap=True) as hdu:
+        if hdu.shape != shape:
+            (ny, nx), (frame_ny, frame_nx) = hdu.shape, shape
+            raise InputError(f"{path}: image is {nx}x{ny}, the frame is {frame_nx}x{frame_ny}")
+        return native_float32(np.concatenate([hdu.section[row] for row in rows]))
 
 
 def read_mask(path) -> tuple[np.ndarray, fits.Header]:
@@ -141,10 +165,13 @@ def current_umask() -> int:
     return mask
 
 
+TILE_ROWS = 64
+"""Rows of a compressed map's tiles: a reader decompresses whole tiles."""
+
 MAP_PRECISION = 2e-4
 """Quantisation step of the float maps, as a fraction of the map's median absolute value.
 
-Maps are written tile-compressed (RICE_1, rows of 64, no dithering, so the
+Maps are written tile-compressed (RICE_1, TILE_ROWS rows a tile, no dithering, so the
 same map gives the same file): values are rounded to this step, an error of
 at most 1e-4 of the median (tests/test_compression.py keeps every pixel of
 the demo's maps within 0.1% of the lossless value). Smooth background and
@@ -173,13 +200,20 @@ def compressed_map(data: np.ndarray, header: fits.Header) -> fits.CompImageHDU:
     step = MAP_PRECISION * scale if np.isfinite(scale) and scale > 0 else MAP_PRECISION
     return fits.CompImageHDU(
         data, header, compression_type="RICE_1", quantize_level=-step,
-        quantize_method=-1, tile_shape=(min(64, data.shape[0]), data.shape[1]),
+        quantize_method=-1, tile_shape=(min(TILE_ROWS, data.shape[0]), data.shape[1]),
     )  # fmt: skip
+
+
+MASK_TILE_ROWS = 16
+"""Rows of a mask's PLIO tiles. astropy's default of one row a tile spends more time per
+tile than compressing it: 16 rows write a 9576x6388 mask in 0.21 s instead of 0.35 s and
+read it in 0.11 s instead of 0.23 s, for the same size."""
 
 
 def write_mask(path, mask: np.ndarray, header: fits.Header) -> None:
     """Write a uint8 mask as a PLIO tile-compressed image extension of ``path``."""
+    tile_shape = (min(MASK_TILE_ROWS, mask.shape[0]), mask.shape[1])
     compressed = fits.CompImageHDU(
-        mask.astype(np.uint8, copy=False), header, compression_type="PLIO_1"
+        mask.astype(np.uint8, copy=False), header, compression_type="PLIO_1", tile_shape=tile_shape
     )
     atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed]), path)

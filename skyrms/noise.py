@@ -103,16 +103,23 @@ def propagated_variance(
     return variance
 
 
+def read_noise_rows(ny: int) -> slice:
+    """The rows of a master bias ``ny`` rows high that :func:`read_noise_from_bias` uses:
+    about 256, evenly spaced (a caller may read only these)."""
+    return slice(None, None, max(1, ny // 256))
+
+
 def read_noise_from_bias(
     bias: np.ndarray, egain: float, n_bias: int, combine: str = "mean"
 ) -> float:
-    """Read noise (electrons) estimated from a master bias of ``n_bias`` frames.
+    """Read noise (electrons) estimated from a master bias (ADU) of ``n_bias`` frames.
 
-    Uses differences of neighbouring pixels along rows (insensitive to smooth
-    structure) on about 256 evenly spaced rows, with a MAD estimate of their
-    spread, and undoes the combination: ``r = sigma_B g sqrt(N_B / c)``.
+    ``bias`` is the whole master or only its :func:`read_noise_rows`. Uses
+    differences of neighbouring pixels along those rows (insensitive to smooth
+    structure), with a MAD estimate of their spread, and undoes the
+    combination: ``r = sigma_B g sqrt(N_B / c)``.
     """
-    rows = np.asarray(bias[:: max(1, len(bias) // 256)], dtype=np.float64)
+    rows = np.asarray(bias[read_noise_rows(len(bias))], dtype=np.float64)
     differences = np.diff(rows, axis=1).ravel()
     differences = differences[np.isfinite(differences)]
     mad = np.median(np.abs(differences - np.median(differences)))

@@ -14,9 +14,11 @@ from .fitsfiles import (
     read_extension,
     read_header,
     read_image,
+    read_rows,
+    sample_rows,
     write_float_map,
 )
-from .noise import propagated_variance, read_noise_from_bias
+from .noise import propagated_variance, read_noise_from_bias, read_noise_rows
 from .provenance import product_header
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,9 @@ SLAB_ROWS = 256
 """Rows of the frame propagated at a time, which bounds the temporaries' memory."""
 
 MEDIAN_STRIDE = 4
-"""The header medians are taken over every 4th pixel along both axes (exact enough, cheap)."""
+"""The header medians are taken over every 4th pixel along both axes of the rows of every
+4th tile (:func:`skyrms.fitsfiles.sample_rows`): exact enough, and the image-based RMS map
+is only partly decompressed for them."""
 
 
 def record_masters(choice: dict | None, error: str | None, output) -> None:
@@ -104,12 +108,14 @@ class Calibration:
 def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Calibration:
     """Read the chosen masters and the frame's keywords; fill defaults with warnings.
 
-    The master bias is read first and let go once the read noise is known, so
-    at most three full maps (dark, flat and its error) are held at a time.
+    Of the master bias only the rows that the read noise needs are read
+    (:func:`skyrms.noise.read_noise_rows`): three full maps (dark, flat and its
+    error) are held at a time.
     """
     paths = {imagetyp: choice[imagetyp]["path"] for imagetyp in TYPES}
     default, assumed = settings["default_ncombine"], []
-    bias, bias_header = read_master(paths["BIAS"], shape)
+    bias_header = read_header(paths["BIAS"])
+    bias = read_rows(paths["BIAS"], [read_noise_rows(shape[0])], shape)
     n_bias = header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"], assumed)
     egain = settings["gain"] or header_number(header, "EGAIN", frame)
     if settings["read_noise"] is not None:
@@ -196,12 +202,13 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
     del sky
     cal.dark = cal.flat = cal.flat_error = None  # let go of three maps before reading another
     rms = np.sqrt(variance, out=variance)
-    image, _ = read_image(image_rms)
-    sample = (slice(None, None, MEDIAN_STRIDE),) * 2
+    rows = sample_rows(len(rms), MEDIAN_STRIDE)
+    image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]
+    sample = np.concatenate([rms[row] for row in rows])[:, ::MEDIAN_STRIDE]
     medians = {
-        "propagated": float(np.median(rms[sample])),
-        "image": float(np.median(image[sample])),
-        "ratio": float(np.median(rms[sample] / image[sample])),
+        "propagated": float(np.median(sample)),
+        "image": float(np.median(image)),
+        "ratio": float(np.median(sample / image)),
     }
     log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
     inputs = {"IN_FRAME": frame, "IN_BKG": background, "IN_RMS": image_rms}

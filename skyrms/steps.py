@@ -113,14 +113,13 @@ def merge_circles(frame, header, mask: np.ndarray, specs: list[dict]) -> list:
 def write_background_maps(data, header, mask, outputs, box_size, filter_size, inputs, cards=()):
     """Fit SEP's background without the masked pixels; write the background and RMS maps.
 
-    ``data`` (native float32, ADU) is overwritten: masked pixels are set to 0.
+    ``data`` is the native float32 frame (ADU); masked pixels may hold anything, NaN too.
     ``outputs`` is (background path, RMS path); both maps are in ADU, the RMS
     corrected for the estimator's clipping bias (see
     :data:`skyrms.background.GAUSSIAN_RMS_BIAS`). ``cards`` are extra
     (keyword, value, comment) provenance cards for both headers.
     """
     masked = mask != 0
-    data[masked] = 0.0
     bkg = estimate(data, masked, box_size, filter_size)
     fraction = float(np.count_nonzero(masked) / mask.size)
     del masked

@@ -37,12 +37,35 @@ def test_mask_changes_the_estimate_only_where_sources_sit(reference):
     assert np.max(np.abs(masked / back - 1)) < 0.05
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, 1e30, 0.0])
+def test_masked_pixels_are_ignored_whatever_they_hold(reference, value):
+    data, _, _ = reference
+    bright = data > np.percentile(data, 99)
+    expected = estimate(data, bright, box_size=64, filter_size=3)
+    filled = np.where(bright, np.float32(value), data)
+    got = estimate(filled, bright.astype(np.uint8), box_size=64, filter_size=3)  # any mask type
+    assert np.array_equal(got.back(), expected.back())
+    assert np.array_equal(got.rms(), expected.rms())
+
+
 def test_big_endian_input_is_converted_once():
     big = np.arange(12, dtype=">f4").reshape(3, 4)
     native = native_float32(big)
     assert native.dtype.isnative and native.dtype == np.float32
     assert np.array_equal(native, big)
     assert native_float32(native) is native
+    assert big.dtype == ">f4" and big[2, 3] == 11  # the caller's array is left as it was
+
+
+def test_owned_big_endian_pixels_are_swapped_in_place():
+    big = np.arange(12, dtype=">f4").reshape(3, 4)
+    native = native_float32(big, owned=True)
+    assert native.dtype.isnative and native.dtype == np.float32
+    assert np.shares_memory(native, big)  # no second frame in memory
+    assert np.array_equal(native, np.arange(12, dtype=np.float32).reshape(3, 4))
+    read_only = np.arange(12, dtype=">f4")
+    read_only.flags.writeable = False
+    assert not np.shares_memory(native_float32(read_only, owned=True), read_only)
 
 
 @pytest.mark.parametrize(

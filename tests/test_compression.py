@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from skyrms import demo, fitsfiles, propagation, steps
 from skyrms.fitsfiles import read_image
@@ -40,3 +41,18 @@ def test_lossy_maps_are_within_a_thousandth_of_the_lossless_ones(demo_run, tmp_p
                   for name in ("mask.fits", "bkg.fits", "bkgrms.fits", "proprms.fits"))  # fmt: skip
     pixels = read_image(root / frame.relpath)[0].size
     assert written < 4 * pixels / 2  # less than half the frame as float32 (survey frames)
+
+
+@pytest.mark.parametrize("ny", [1, 63, 64, 300, 1000])
+def test_sampled_rows_of_a_compressed_map_are_those_of_the_whole_map(tmp_path, ny):
+    image = np.random.default_rng(ny).normal(50, 1, (ny, 40)).astype(np.float32)
+    path = tmp_path / "map.fits"
+    fitsfiles.write_float_map(path, image, fits.Header())
+    whole, _ = read_image(path)
+    rows = fitsfiles.sample_rows(ny, 4)
+    sample = fitsfiles.read_rows(path, rows, image.shape)
+    assert np.array_equal(sample, np.concatenate([whole[row] for row in rows]))
+    assert len(sample) == sum(len(range(ny)[row]) for row in rows) >= min(ny, 16)
+    message = f"map.fits: image is 40x{ny}, the frame is 41x{ny}"
+    with pytest.raises(fitsfiles.InputError, match=message):
+        fitsfiles.read_rows(path, rows, (ny, 41))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from skyrms.noise import propagated_variance, read_noise_from_bias
+from skyrms.noise import propagated_variance, read_noise_from_bias, read_noise_rows
 
 SHAPE = (40, 40)
 REALIZATIONS = 300
@@ -142,3 +142,11 @@ def test_read_noise_is_recovered_from_a_master_bias(realization):
     case, _, _, bias, *_ = realization
     estimate = read_noise_from_bias(bias[0], case.egain, case.n_bias)
     assert estimate == pytest.approx(case.read_noise, rel=0.1)
+
+
+@pytest.mark.parametrize("ny", [300, 511, 512, 1000, 6388])
+def test_read_noise_from_the_rows_it_uses_equals_that_of_the_whole_bias(ny):
+    bias = np.random.default_rng(ny).normal(500, 2, (ny, 64)).astype(np.float32)
+    rows = bias[read_noise_rows(ny)]
+    assert 256 <= len(rows) < 512 or len(rows) == ny
+    assert read_noise_from_bias(rows, 1.0, 1) == read_noise_from_bias(bias, 1.0, 1)

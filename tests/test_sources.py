@@ -6,7 +6,7 @@ import pytest
 from skyrms import maskbits
 from skyrms.background import estimate
 from skyrms.simulate import add_moffat_stars, moffat_halfsize, moffat_value
-from skyrms.sources import MaskParams, invalid_pixels, iterate_source_mask
+from skyrms.sources import MaskParams, detection_pass, invalid_pixels, iterate_source_mask
 
 SKY, NOISE, SATURATE = 1000.0, 20.0, 30000.0
 FWHM, BETA = 4.0, 3.0
@@ -83,3 +83,20 @@ def test_pure_noise_converges_with_almost_nothing_masked():
     result = iterate_source_mask(frame, invalid_pixels(frame), MaskParams(box_size=100))
     assert result.converged
     assert np.count_nonzero(result.mask) / result.mask.size < 0.01
+
+
+def test_a_region_without_noise_has_no_signal_to_noise():
+    """Over a noiseless strip (valid pixels of one value) SEP's RMS spline dips to 0 and
+    below; the signal-to-noise image is 0 there, and nothing is detected in the strip."""
+    frame, *_ = star_field(200, seed=4)
+    frame[:, :300] = 0.0
+    params = MaskParams(box_size=100)
+    nothing = np.zeros(frame.shape, dtype=np.uint8)
+    significance = np.empty_like(frame)
+    detection_pass(frame, nothing, nothing.astype(bool), params, significance)
+    noiseless = ~(estimate(frame, box_size=100).rms() > 0)
+    assert noiseless.any() and np.all(significance[noiseless] == 0)
+    result = iterate_source_mask(frame, invalid_pixels(frame), params)
+    assert result.converged
+    assert np.count_nonzero(result.mask[:, :250]) == 0
+    assert np.count_nonzero(result.mask[:, 350:] & maskbits.SOURCE) > 0
