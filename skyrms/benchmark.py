@@ -18,6 +18,10 @@ kept for the next run), takes its first ``--frames`` frames, then measures on th
    maps, a process per frame (:mod:`skyrms.photutils_driver`);
 4. ezphot doing the chain's steps, a process per frame (:mod:`skyrms.ezphot_driver`).
 
+Every method runs as the chain's jobs do: JOBS processes at a time, each in a chain
+job's environment (JOB_ENVIRONMENT: one thread, numpy's huge-page advice off), so that
+all share the machine the same way and their times per frame compare.
+
 photutils and ezphot are installed on first use into their own virtual environments
 (WORKDIR/venvs/photutils, WORKDIR/venvs/ezphot), so skyrms does not depend on them;
 ``--skip-peers`` leaves both out. A process's wall time includes starting Python and
@@ -34,11 +38,13 @@ import csv
 import functools
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +53,7 @@ import yaml
 from astropy.io import fits
 
 from .fitsfiles import compressed_map
+from .sources import FILTERED_NOISE
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -54,6 +61,14 @@ MB = 2**20
 SEED = 7  # of the demo survey
 FULL_SHAPE = (6388, 9576)  # ny, nx: a 7DT frame (skyrms.demo.FULL_SHAPE)
 CHAIN_RULES = ("mask_and_background", "propagated_rms")
+JOBS = 2  # processes at a time, for every method: the chain runs with snakemake --cores 2
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)  # fmt: skip
+JOB_ENVIRONMENT = dict.fromkeys(THREAD_VARIABLES, "1") | {"NUMPY_MADVISE_HUGEPAGE": "0"}
+"""The environment of a chain job (THREAD_VARIABLES are set to its one thread by Snakemake,
+NUMPY_MADVISE_HUGEPAGE by workflow/rules/common.smk), given to every other method too."""
 
 BOX_SIZE = 256  # pixels
 FILTER_SIZE = 3  # boxes
@@ -110,14 +125,16 @@ class Unavailable(Exception):
     """A method that could not be installed or run; the message says why."""
 
 
-# --- the floor: the least work of the chain, plainly (astropy, numpy, SEP; no skyrms) ----------
+# --- the floor: the least work of the chain, plainly (astropy, numpy, SEP; skyrms constants) ---
 
 
 def floor(frame, bias, dark, flat, outdir) -> None:
     """The least work the chain must do on one frame, written as plainly as possible.
 
     Reads the frame with astropy (converted to native float32 for SEP), fits SEP's
-    background (BOX_SIZE, FILTER_SIZE), detects once at SIGMA x its RMS map, masks
+    background (BOX_SIZE, FILTER_SIZE), detects once at SIGMA x its RMS map (the
+    chain's detection: the signal-to-noise image at SIGMA x the filter's noise,
+    without cleaning, see :mod:`skyrms.sources`), masks
     each source with an ellipse MASK_RADIUS_FACTOR x its isophotal size, fits the
     background again without the masked pixels, and propagates the noise from the
     master bias, dark and flat (the formula of :mod:`skyrms.noise` written out, for
@@ -132,10 +149,11 @@ def floor(frame, bias, dark, flat, outdir) -> None:
     header, data = read_native(frame)
     sizes = {"bw": BOX_SIZE, "bh": BOX_SIZE, "fw": FILTER_SIZE, "fh": FILTER_SIZE}
     model = sep.Background(data, **sizes)
-    residual = data.copy()
-    model.subfrom(residual)
-    objects = sep.extract(residual, SIGMA, err=model.rms(), minarea=MINAREA)
-    del residual
+    significance = data.copy()
+    model.subfrom(significance)
+    significance /= model.rms()
+    objects = sep.extract(significance, SIGMA * FILTERED_NOISE, minarea=MINAREA, clean=False)
+    del significance
     a, b = np.maximum(objects["a"], 0.5), np.maximum(objects["b"], 0.5)
     scale = MASK_RADIUS_FACTOR * np.sqrt(objects["npix"] / (np.pi * a * b))
     mask = np.zeros(data.shape, dtype=bool)
@@ -294,7 +312,7 @@ process's peak; started from a small fresh interpreter, it reports its own.
 
 
 def measured(command: list[str], log: Path) -> tuple[float, float]:
-    """Run ``command`` (output to ``log``); its wall time (s) and peak RSS (MB).
+    """Run ``command`` in JOB_ENVIRONMENT (output to ``log``); its wall time (s) and peak RSS (MB).
 
     Raises :class:`Unavailable` with the log's last line if it fails.
     """
@@ -305,6 +323,7 @@ def measured(command: list[str], log: Path) -> tuple[float, float]:
         returncode = subprocess.call(
             [sys.executable, "-c", LAUNCHER, str(peak), *command],
             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            env=os.environ | JOB_ENVIRONMENT,
         )  # fmt: skip
     elapsed = time.perf_counter() - start
     if returncode != 0:
@@ -314,20 +333,24 @@ def measured(command: list[str], log: Path) -> tuple[float, float]:
 
 
 def method_run(workdir: Path, name: str, command, frames) -> dict:
-    """Run method ``name`` once per frame, each in a fresh process; per frame its wall time
-    (s), peak RSS (MB) and bytes written. ``command(frame, masters, outdir)`` is its command.
+    """Run method ``name`` once per frame, a fresh process per frame and JOBS at a time; per
+    frame its wall time (s), peak RSS (MB) and bytes written. ``command(frame, masters,
+    outdir)`` is its command; each frame's products are deleted once counted.
     """
-    run = {"wall_s": [], "rss_mb": [], "written": []}
-    outdir = workdir / "out" / name
-    for frame, masters in frames:
+
+    def one(frame: Path, masters: list[Path]) -> tuple[float, float, int]:
+        stem = frame.name[: -len(".fits")]
+        outdir = workdir / "out" / name / stem
         shutil.rmtree(outdir, ignore_errors=True)
-        log = workdir / "logs" / name / f"{frame.name[: -len('.fits')]}.log"
+        log = workdir / "logs" / name / f"{stem}.log"
         wall, rss = measured(command(frame, masters, outdir), log)
-        run["wall_s"].append(wall)
-        run["rss_mb"].append(rss)
-        run["written"].append(folder_bytes(outdir))
-    shutil.rmtree(outdir, ignore_errors=True)
-    return run
+        written = folder_bytes(outdir)
+        shutil.rmtree(outdir)
+        return wall, rss, written
+
+    with ThreadPoolExecutor(JOBS) as pool:
+        walls, peaks, written = zip(*pool.map(one, *zip(*frames, strict=True)), strict=True)
+    return {"wall_s": list(walls), "rss_mb": list(peaks), "written": list(written)}
 
 
 def floor_command(frame: Path, masters: list[Path], outdir: Path) -> list[str]:
