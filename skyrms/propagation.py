@@ -188,7 +188,7 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
         f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
         f"NCOMBINE {cal.counts}"
     )
-    variance = np.empty_like(sky)
+    variance = sky  # each slab's variance replaces its sky: no second full map
     for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
         rows = slice(start, start + SLAB_ROWS)
         variance[rows] = propagated_variance(
