@@ -131,8 +131,10 @@ def largest_frame():
 def memory_mb(rule):
     """Memory to reserve for one job of ``rule``, MB, from the largest frame's size.
 
-    Peak resident memory per frame pixel, measured on a 9576x6388 frame
-    (1.46, 1.28 and 0.70 GB), plus the interpreter and libraries (100 MB).
+    Peak resident memory per frame pixel plus the interpreter and libraries
+    (100 MB), set when the rules peaked at 1.46, 1.28 and 0.70 GB on a
+    9576x6388 frame. They now peak at about 1.06 and 1.02 GB (python -m
+    skyrms.benchmark); the difference is kept as headroom.
     """
     bytes_per_pixel = {
         "mask_and_background": 24,
