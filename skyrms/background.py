@@ -57,8 +57,9 @@ def estimate(
     maps in the data's units, ``.globalback`` and ``.globalrms`` scalars.
     """
     check_box(data.shape, box_size, filter_size)
-    if mask is not None and mask.dtype != bool:
-        mask = np.asarray(mask) != 0
+    if mask is not None:
+        mask = np.asarray(mask)
+        mask = mask if mask.dtype == bool else mask != 0
     return sep.Background(data, mask=mask, bw=box_size, bh=box_size, fw=filter_size, fh=filter_size)
 
 

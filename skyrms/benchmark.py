@@ -52,6 +52,7 @@ import sep
 import yaml
 from astropy.io import fits
 
+from . import snakescript
 from .fitsfiles import compressed_map
 from .sources import FILTERED_NOISE
 
@@ -66,9 +67,9 @@ THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
 )  # fmt: skip
-JOB_ENVIRONMENT = dict.fromkeys(THREAD_VARIABLES, "1") | {"NUMPY_MADVISE_HUGEPAGE": "0"}
+JOB_ENVIRONMENT = dict.fromkeys(THREAD_VARIABLES, "1") | snakescript.JOB_ENVIRONMENT
 """The environment of a chain job (THREAD_VARIABLES are set to its one thread by Snakemake,
-NUMPY_MADVISE_HUGEPAGE by workflow/rules/common.smk), given to every other method too."""
+the rest by workflow/rules/common.smk), given to every other method too."""
 
 BOX_SIZE = 256  # pixels
 FILTER_SIZE = 3  # boxes

@@ -102,17 +102,23 @@ def sample_rows(ny: int, stride: int) -> list[slice]:
     return [slice(start, min(start + TILE_ROWS, ny), stride) for start in starts]
 
 
-def read_rows(path, rows: list[slice], shape: tuple[int, int]) -> np.ndarray:
+def check_frame_shape(path, what: str, shape: tuple[int, int], frame: tuple[int, int]) -> None:
+    """Raise :class:`InputError` naming ``path`` unless its ``what`` (e.g. "master") has the
+    ``frame``'s shape (ny, nx)."""
+    if shape != frame:
+        (ny, nx), (frame_ny, frame_nx) = shape, frame
+        raise InputError(f"{path}: {what} is {nx}x{ny}, the frame is {frame_nx}x{frame_ny}")
+
+
+def read_rows(path, rows: list[slice], shape: tuple[int, int], what: str = "image") -> np.ndarray:
     """The ``rows`` of a FITS file's first 2-d image, stacked, as native float32.
 
     Only those rows are read (of a tile-compressed image, the tiles holding
-    them). Raises :class:`InputError` unless the image has the frame's
-    ``shape`` (ny, nx).
+    them). The image, a ``what``, must have the frame's ``shape`` (ny, nx), see
+    :func:`check_frame_shape`.
     """
     with opened_image(path, memmap=True) as hdu:
-        if hdu.shape != shape:
-            (ny, nx), (frame_ny, frame_nx) = hdu.shape, shape
-            raise InputError(f"{path}: image is {nx}x{ny}, the frame is {frame_nx}x{frame_ny}")
+        check_frame_shape(path, what, hdu.shape, shape)
         return native_float32(np.concatenate([hdu.section[row] for row in rows]))
 
 

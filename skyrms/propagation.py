@@ -11,6 +11,7 @@ from .calibration import TYPES, number_of
 from .fitsfiles import (
     InputError,
     atomic_path,
+    check_frame_shape,
     read_extension,
     read_header,
     read_image,
@@ -67,10 +68,7 @@ def header_number(header, keyword: str, what, default=None, assumed=None) -> flo
 def read_master(path, shape):
     """A master's pixels and header, checked against the frame's shape."""
     data, header = read_image(path)
-    if data.shape != shape:
-        raise InputError(
-            f"{path}: master is {data.shape[1]}x{data.shape[0]}, the frame is {shape[1]}x{shape[0]}"
-        )
+    check_frame_shape(path, "master", data.shape, shape)
     return data, header
 
 
@@ -115,7 +113,7 @@ def load_calibration(frame, header, choice: dict, shape, settings: dict) -> Cali
     paths = {imagetyp: choice[imagetyp]["path"] for imagetyp in TYPES}
     default, assumed = settings["default_ncombine"], []
     bias_header = read_header(paths["BIAS"])
-    bias = read_rows(paths["BIAS"], [read_noise_rows(shape[0])], shape)
+    bias = read_rows(paths["BIAS"], [read_noise_rows(shape[0])], shape, "master")
     n_bias = header_number(bias_header, "NCOMBINE", paths["BIAS"], default["master"], assumed)
     egain = settings["gain"] or header_number(header, "EGAIN", frame)
     if settings["read_noise"] is not None:
@@ -199,7 +197,6 @@ def propagated_rms(frame, background, image_rms, choice: dict, output, settings:
             dark_bias=settings["dark_bias"],
             flat_error=None if cal.flat_error is None else cal.flat_error[rows],
         )  # fmt: skip
-    del sky
     cal.dark = cal.flat = cal.flat_error = None  # let go of three maps before reading another
     rms = np.sqrt(variance, out=variance)
     rows = sample_rows(len(rms), MEDIAN_STRIDE)

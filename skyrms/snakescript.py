@@ -1,9 +1,18 @@
-"""Running a step inside a Snakemake ``script:`` job: logging and one-line errors."""
+"""Running a step inside a Snakemake ``script:`` job: environment, logging, one-line errors."""
 
 import logging
 import sys
 
 from .fitsfiles import InputError, ignore_nonstandard_cards
+
+JOB_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0"}
+"""Variables the workflow gives its jobs unless the user set them (workflow/rules/common.smk).
+
+numpy asks the kernel for huge pages for large arrays; where the kernel then compacts
+memory on the first touch (Linux's default THP setting "madvise"), every fresh full-frame
+array costs 0.4-0.7 s instead of 0.1 s. Measured on 9576x6388 frames: mask_and_background
+13.3 -> 10.3 s, propagated_rms 5.2 -> 4.0 s.
+"""
 
 
 def run(snakemake, step, **arguments) -> None:

@@ -9,15 +9,13 @@ from snakemake.utils import min_version, validate
 
 from skyrms import calibration, demo, discovery
 from skyrms.headerindex import HeaderIndex
+from skyrms.snakescript import JOB_ENVIRONMENT
 
 min_version("9.0")
 
-# Jobs inherit this (cluster jobs too: they read this file again). numpy asks the kernel
-# for huge pages for large arrays; where the kernel then compacts memory on the first
-# touch (Linux's default THP setting "madvise"), every fresh full-frame array costs
-# 0.4-0.7 s instead of 0.1 s. Measured on 9576x6388 frames: mask_and_background 13.3 ->
-# 10.3 s, propagated_rms 5.2 -> 4.0 s. A value set by the user is kept.
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+# Jobs inherit these (cluster jobs too: they read this file again); see JOB_ENVIRONMENT.
+for name, value in JOB_ENVIRONMENT.items():
+    os.environ.setdefault(name, value)
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
