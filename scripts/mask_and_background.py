@@ -1,6 +1,7 @@
 """Rule mask_and_background: the final mask, background and background RMS maps of a frame."""
 
 from skyrms import steps
+from skyrms.blanks import InvalidSpec
 from skyrms.snakescript import run
 from skyrms.sources import MaskParams
 
@@ -18,6 +19,10 @@ run(
         filter_size=background["filter_size"],
     ),
     specs=snakemake.params.circles,
-    bad_pixels=background["bad_pixel_mask"],
+    invalid=InvalidSpec(
+        bad_pixel_mask=background["bad_pixel_mask"],
+        blank_value=background["blank_value"],
+        blank_run=background["blank_run"],
+    ),
     frame_digest=snakemake.params.content,
 )

@@ -243,10 +243,7 @@ def write_config(workdir: Path, frames: list[Path]) -> None:
     config["calibration"]["root"] = str(workdir / "data" / "calib")
     config["outputs"]["quicklook"] = False
     config["background"].update(box_size=BOX_SIZE, filter_size=FILTER_SIZE)
-    config["source_mask"].update(
-        sigma=SIGMA, minarea=MINAREA, mask_radius_factor=MASK_RADIUS_FACTOR,
-        max_iterations=MASK_ITERATIONS,
-    )  # fmt: skip
+    config["source_mask"].update(sigma=SIGMA, minarea=MINAREA, max_iterations=MASK_ITERATIONS)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 

@@ -17,6 +17,8 @@ import sep
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from .wcs import frame_wcs
+
 
 @dataclass(frozen=True)
 class Circle:
@@ -36,7 +38,7 @@ class Circle:
 
 def celestial_wcs(header) -> WCS | None:
     """The celestial WCS of a FITS header, or None if it has none."""
-    wcs = WCS(header)
+    wcs = frame_wcs(header)
     return wcs.celestial if wcs.has_celestial else None
 
 

@@ -19,21 +19,36 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, browse, steps
+from . import __version__, blanks, browse, steps
 from .discovery import PRODUCTS, strip_fits_ending
 from .fitsfiles import InputError, ignore_nonstandard_cards
 from .sources import MaskParams
 
 
+def from_config_and_options(kind, args, *sections: str):
+    """A ``kind`` dataclass from the config file's ``sections`` and the options given."""
+    config = load_config(args.configfile)
+    names = {field.name for field in dataclasses.fields(kind)}
+    values = {
+        key: value
+        for section in sections
+        for key, value in config.get(section, {}).items()
+        if key in names
+    }
+    for name in names:
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    return kind(**values)
+
+
 def mask_params(args) -> MaskParams:
     """Source-mask and background parameters from the config file and options."""
-    config = load_config(args.configfile)
-    values = {**config.get("source_mask", {}), **config.get("background", {})}
-    values.pop("bad_pixel_mask", None)
-    for field in dataclasses.fields(MaskParams):
-        if getattr(args, field.name, None) is not None:
-            values[field.name] = getattr(args, field.name)
-    return MaskParams(**values)
+    return from_config_and_options(MaskParams, args, "source_mask", "background")
+
+
+def invalid_spec(args) -> blanks.InvalidSpec:
+    """Which pixels are invalid besides non-finite ones, from the config file and options."""
+    return from_config_and_options(blanks.InvalidSpec, args, "background")
 
 
 def load_config(path) -> dict:
@@ -82,7 +97,7 @@ def run_chain(args) -> None:
     out = products_of(args.frame, args.outdir)
     steps.mask_and_background(
         args.frame, out["mask"], out["bkg"], out["bkgrms"], params, circle_specs(args),
-        args.bad_pixel_mask,
+        invalid_spec(args),
     )  # fmt: skip
     for path in out.values():
         print(path)
@@ -98,10 +113,19 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--filter-size", dest="filter_size", type=int, help="filter, boxes")
     detect = argparse.ArgumentParser(add_help=False)
     detect.add_argument("--sigma", type=float, help="detection threshold, x local RMS")
-    detect.add_argument("--mask-radius-factor", dest="mask_radius_factor", type=float)
+    detect.add_argument(
+        "--grow-sigma", dest="grow_sigma", type=float, help="ring significance to grow a source"
+    )
+    detect.add_argument(
+        "--mask-level", dest="mask_level", type=float, help="mask faded light to this, x RMS"
+    )
     detect.add_argument("--saturation-level", dest="saturation_level", type=float, help="ADU")
     detect.add_argument("--max-iterations", dest="max_iterations", type=int)
     detect.add_argument("--bad-pixel-mask", dest="bad_pixel_mask", help="FITS, non-zero = bad")
+    detect.add_argument("--blank-value", dest="blank_value", type=float, help="no-data value")
+    detect.add_argument(
+        "--blank-run", dest="blank_run", type=int, help="runs of one value this long are blank"
+    )
     circle = argparse.ArgumentParser(add_help=False)
     circle.add_argument(
         "--circle",
@@ -122,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("frame")
     sm.add_argument("output")
     sm.set_defaults(
-        action=lambda a: steps.source_mask(a.frame, a.output, mask_params(a), a.bad_pixel_mask)
+        action=lambda a: steps.source_mask(a.frame, a.output, mask_params(a), invalid_spec(a))
     )
 
     cm = commands.add_parser("circular-mask", parents=[common, circle], help="add circles")

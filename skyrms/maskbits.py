@@ -4,11 +4,12 @@ A pixel is excluded from the background and RMS estimates when any bit is set.
 """
 
 INVALID = 1
-"""Not a finite number in the frame, or flagged by the user's bad-pixel mask."""
+"""No measurement: not finite, blank (BLANK, the configured value, a run of one value),
+or flagged by the user's bad-pixel mask (see :mod:`skyrms.blanks`)."""
 SOURCE = 2
-"""Inside the mask ellipse of a detected, non-saturated source."""
+"""A detected, non-saturated source's pixel, or inside its grown ellipse (:mod:`skyrms.growth`)."""
 SATURATED = 4
-"""Inside the (larger) mask ellipse of a saturated source, or itself saturated."""
+"""At or above the saturation level, or a saturated source's pixel or grown ellipse."""
 MANUAL = 8
 """Inside a circular mask from the configuration."""
 

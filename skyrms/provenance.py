@@ -1,13 +1,15 @@
 """Product headers: what the product is, where it came from, and how it was made."""
 
 import os
-import warnings
 from datetime import UTC, datetime
 
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from . import __version__
+from .wcs import frame_wcs
+
+LONG_VALUE = 50
+"""Longest card value (characters) that keeps its comment on an 80-character card."""
 
 IDENTITY_KEYS = ("OBJECT", "TELESCOP", "INSTRUME", "FILTER", "EXPTIME", "DATE-OBS", "MJD-OBS")
 """Frame keywords copied into every product, so products can be selected like frames."""
@@ -15,9 +17,7 @@ IDENTITY_KEYS = ("OBJECT", "TELESCOP", "INSTRUME", "FILTER", "EXPTIME", "DATE-OB
 
 def wcs_cards(frame_header: fits.Header) -> fits.Header:
     """The frame's celestial WCS (SIP included) as header cards, or none."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(frame_header)
+    wcs = frame_wcs(frame_header)
     return wcs.to_header(relax=True) if wcs.has_celestial else fits.Header()
 
 
@@ -49,7 +49,8 @@ def product_header(
     header["SKYRMSV"] = (__version__, "skyrms version that wrote this file")
     header["DATE"] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "UTC time written")
     for key, path in inputs.items():
-        header[key] = (os.path.abspath(path), "input file")
+        path = os.path.abspath(path)  # a long path goes on CONTINUE cards, without a comment
+        header[key] = (path, "input file") if len(path) <= LONG_VALUE else path
     for key, value, comment in parameters:
         header[key] = (value, comment)
     return header

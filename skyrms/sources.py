@@ -1,15 +1,22 @@
-"""Iterative source mask: detect, mask, re-estimate the background, repeat.
+"""Iterative source mask: detect, grow each source along its light, re-fit, repeat.
 
-Each pass fits SEP's background with the current mask, detects sources at
-``sigma`` times the local background RMS in the background-subtracted frame
-(masked pixels cannot be detected again), and masks every new source with an
-ellipse. A source's *size* is its isophotal ellipse: the ellipse of its second
-moments (SEP's ``a``, ``b``, ``theta``) scaled to the area of its pixels above
-the threshold, so that bright sources get large masks and faint ones small
-masks. The mask ellipse is ``mask_radius_factor`` times that size, and
-``saturated_radius_factor`` times larger again for saturated sources (their
-wings and bleed are wider than the isophote suggests). Passes stop when one
-finds no new source (converged) or after ``max_iterations``.
+Each pass fits SEP's background with the current mask and detects sources at ``sigma``
+times the local background RMS in the background-subtracted frame (masked pixels
+cannot be detected again). Every source is then masked with its footprint (its pixels
+above the threshold) and an ellipse of its own shape grown along its light until that
+light meets the noise (:mod:`skyrms.growth`). Growth is judged against a background
+four times coarser than the mesh (:func:`skyrms.background.coarse_correction`), which
+has not taken in the wings of sources as large as a mesh box; sources masked in earlier
+passes grow further when the new background shows more of their light, and never
+shrink. Passes stop when one finds no new source and grows the mask by less than 1%
+(converged) or after ``max_iterations``.
+
+A mask must not run away: when a pass would leave more than half of the mesh boxes
+covered more than half (so that the background would be interpolated over most of the
+frame, as around a galaxy or a nebula filling the field), that pass's growth is not
+taken: the mask stays as the passes before left it (new sources keep their footprints),
+the passes stop, and the result says so (``stop == "background"``). A structure that
+large is background at this box size; a larger ``box_size`` masks it.
 """
 
 import logging
@@ -18,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sep
 
-from . import maskbits
-from .background import estimate
+from . import growth, maskbits
+from .background import SEP_MIN_FREE, coarse_background, estimate, free_fractions
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +44,33 @@ size), in half the time and without SEP's copy of the RMS map.
 """
 
 
+RUNAWAY_BOXES = 0.5
+"""A pass may not leave more than this fraction of the mesh boxes more than half masked."""
+CONVERGED_GROWTH = 0.01
+"""A pass without new sources that grows the mask by less than this fraction has converged."""
+CONVERGED, ITERATIONS, BACKGROUND = "converged", "iterations", "background"
+"""Why the passes stopped: nothing new, ``max_iterations`` reached, or the runaway guard."""
+
+
 @dataclass(frozen=True)
 class MaskParams:
-    """Parameters of the iterative source mask (sizes in pixels, levels in frame units)."""
+    """Parameters of the iterative source mask.
+
+    sigma : detection threshold, x the local background RMS.
+    minarea : smallest source, pixels.
+    grow_sigma : a ring around a source joins its mask while its mean is this many times
+        its noise above the background (see :mod:`skyrms.growth`).
+    mask_level : a source whose light fades into the noise is masked out to where its
+        profile falls to this level, x the background RMS per pixel.
+    saturation_level : frame units (ADU); None: no saturation.
+    max_iterations : most detection passes.
+    box_size, filter_size : SEP's mesh box (pixels) and median filter (boxes).
+    """
 
     sigma: float = 3.0
     minarea: int = 5
-    mask_radius_factor: float = 2.0
-    saturated_radius_factor: float = 3.0
+    grow_sigma: float = 1.5
+    mask_level: float = 0.15
     saturation_level: float | None = None
     max_iterations: int = 10
     box_size: int = 256
@@ -53,38 +79,45 @@ class MaskParams:
 
 @dataclass(frozen=True)
 class Iteration:
-    """What one detection pass found and masked."""
+    """What one detection pass found and masked: new sources (not saturated, saturated),
+    sources grown further than before, and pixels added to the mask."""
 
     number: int
     sources: int
     saturated: int
+    regrown: int
     new_pixels: int
 
 
 @dataclass
 class SourceMask:
-    """Result of :func:`iterate_source_mask`: the uint8 bit mask and the pass history."""
+    """Result of :func:`iterate_source_mask`: the uint8 bit mask, the pass history, why the
+    passes stopped, and per growth stop reason (:data:`skyrms.growth.REASONS`) how many
+    sources stopped for it in the last pass taken, with the largest mask radius (px)."""
 
     mask: np.ndarray
     iterations: list[Iteration] = field(default_factory=list)
-    converged: bool = False
+    stop: str = ITERATIONS
+    reasons: dict[str, int] = field(default_factory=dict)
+    largest_radius: float = 0.0
 
-
-def invalid_pixels(data: np.ndarray, bad_pixels: np.ndarray | None = None) -> np.ndarray:
-    """Boolean map of pixels that are not finite or are non-zero in ``bad_pixels``."""
-    invalid = ~np.isfinite(data)
-    if bad_pixels is not None:
-        invalid |= np.asarray(bad_pixels) != 0
-    return invalid
+    @property
+    def converged(self) -> bool:
+        """True when the last pass found nothing new."""
+        return self.stop == CONVERGED
 
 
 def extract(data: np.ndarray, threshold: float, mask: np.ndarray, minarea: int):
-    """``sep.extract`` at an absolute threshold with a segmentation map, without cleaning.
+    """``sep.extract`` at an absolute threshold with a segmentation map, without cleaning
+    and without deblending.
 
     SExtractor's cleaning folds spurious detections in the wings of bright
     sources back into them, for catalogues; a mask covers those wings anyway,
     so cleaning is left out (as photutils' source masks do): it was half the
     time of a first pass on a crowded 9576x6388 frame (2.6 of 5.3 s).
+    Deblending splits blended sources into components, which a mask does not
+    need (it masks their union), and it overflows SEP's limit of sub-objects
+    on frames with large blended regions (a zero-filled border, a nebula).
 
     SEP's pixel stack is allocated on every call, so it stays at SEP's default
     until a "pixel buffer full" error, then doubles (up to :data:`PIXSTACK_LIMIT`).
@@ -92,8 +125,9 @@ def extract(data: np.ndarray, threshold: float, mask: np.ndarray, minarea: int):
     while True:
         try:
             return sep.extract(
-                data, threshold, mask=mask, minarea=minarea, segmentation_map=True, clean=False
-            )
+                data, threshold, mask=mask, minarea=minarea, segmentation_map=True,
+                clean=False, deblend_nthresh=1,
+            )  # fmt: skip
         except Exception as error:
             stack = sep.get_extract_pixstack()
             if "pixel buffer full" not in str(error) or stack >= PIXSTACK_LIMIT:
@@ -101,27 +135,11 @@ def extract(data: np.ndarray, threshold: float, mask: np.ndarray, minarea: int):
             sep.set_extract_pixstack(min(2 * stack, PIXSTACK_LIMIT))
 
 
-def isophotal_scale(objects: np.ndarray) -> np.ndarray:
-    """Factor that scales each source's moment ellipse (a, b) to its isophotal area."""
-    moment_area = np.pi * np.maximum(objects["a"], 0.5) * np.maximum(objects["b"], 0.5)
-    return np.sqrt(np.maximum(objects["npix"], 1) / moment_area)
-
-
 def is_saturated(data: np.ndarray, objects: np.ndarray, level: float | None) -> np.ndarray:
     """True for sources whose peak pixel in the frame reaches ``level`` (frame units)."""
     if level is None:
         return np.zeros(len(objects), dtype=bool)
     return data[objects["ypeak"], objects["xpeak"]] >= level
-
-
-def draw_ellipses(shape: tuple[int, int], objects: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Boolean map of the ellipses of ``objects`` scaled by ``radius`` (one per object)."""
-    drawn = np.zeros(shape, dtype=bool)
-    if len(objects):
-        a = np.maximum(objects["a"], 0.5) * radius
-        b = np.maximum(objects["b"], 0.5) * radius
-        sep.mask_ellipse(drawn, objects["x"], objects["y"], a, b, objects["theta"], r=1.0)
-    return drawn
 
 
 def detection_pass(data, mask, exclude, params: MaskParams, significance: np.ndarray):
@@ -139,9 +157,12 @@ def detection_pass(data, mask, exclude, params: MaskParams, significance: np.nda
     np.copyto(significance, data)
     bkg.subfrom(significance)
     rms = bkg.rms()
-    significance /= rms  # signal-to-noise, see FILTERED_NOISE
-    if not rms.min() > 0:  # no noise estimate somewhere (RMS <= 0 or NaN): nothing to detect
-        significance[~(rms > 0)] = 0.0
+    if rms.min() > 0:
+        significance /= rms  # signal-to-noise, see FILTERED_NOISE
+    else:  # no noise estimate somewhere (RMS <= 0 or NaN): nothing to detect there
+        noiseless = ~(rms > 0)
+        np.divide(significance, rms, out=significance, where=~noiseless)
+        significance[noiseless] = 0.0
     del rms
     threshold = params.sigma * FILTERED_NOISE
     objects, segmap = extract(significance, threshold, masked, params.minarea)
@@ -171,23 +192,60 @@ def with_unmasked_pixels(objects: np.ndarray, pixels, mask: np.ndarray) -> np.nd
     return counts[1:] > 0
 
 
-def mask_sources(mask, objects, pixels, saturated, chosen, params: MaskParams) -> None:
-    """Add the ``chosen`` sources to ``mask`` in place: their pixels and their mask ellipses.
+def mark_footprints(footprints, objects, pixels, saturated, chosen) -> None:
+    """Mark the pixels of the ``chosen`` sources in ``footprints`` (uint8 bits) in place.
 
-    ``pixels`` are the sources' :func:`labelled_pixels`; ``saturated`` and
-    ``chosen`` are boolean arrays with one value per source.
+    ``pixels`` are the sources' :func:`labelled_pixels`; ``saturated`` and ``chosen`` are
+    boolean arrays with one value per source.
     """
     bits = np.zeros(len(objects) + 1, dtype=np.uint8)
     bits[1:] = np.where(saturated, maskbits.SATURATED, maskbits.SOURCE) * chosen
     where, labels = pixels
-    flat = mask.reshape(-1)  # a view: the mask is C-contiguous
+    flat = footprints.reshape(-1)  # a view: the map is C-contiguous
     flat[where] |= bits[labels]
-    scale = isophotal_scale(objects) * params.mask_radius_factor
-    scale[saturated] *= params.saturated_radius_factor
-    for bit, drawn in ((maskbits.SOURCE, chosen & ~saturated), (maskbits.SATURATED, saturated)):
-        ellipses = draw_ellipses(mask.shape, objects[drawn], scale[drawn]).view(np.uint8)
+
+
+def grown_mask(mask, footprints, catalog, saturated, radius, changed) -> np.ndarray:
+    """A copy of ``mask`` (uint8 bits) with every footprint and the ellipses of the
+    ``changed`` sources at circle-equivalent ``radius`` (px), saturated sources with the
+    saturated bit. Radii never shrink, so the other sources' ellipses are in ``mask``."""
+    mask = mask | footprints
+    a, b = growth.ellipse_axes(catalog)
+    for bit, drawn in (
+        (maskbits.SOURCE, changed & ~saturated),
+        (maskbits.SATURATED, changed & saturated),
+    ):
+        ellipses = np.zeros(mask.shape, dtype=bool)
+        if drawn.any():
+            chosen = catalog[drawn]
+            sep.mask_ellipse(ellipses, chosen["x"], chosen["y"], a[drawn] * radius[drawn],
+                             b[drawn] * radius[drawn], chosen["theta"], r=1.0)  # fmt: skip
+        ellipses = ellipses.view(np.uint8)
         ellipses *= bit  # 0 or bit: OR-ed without gathering the pixels, however scattered
         mask |= ellipses
+    return mask
+
+
+def runs_away(mask: np.ndarray, box_size: int) -> bool:
+    """True when more than RUNAWAY_BOXES of the mesh boxes are more than half masked."""
+    free = free_fractions(mask != 0, box_size)
+    return np.count_nonzero(free < SEP_MIN_FREE) > RUNAWAY_BOXES * free.size
+
+
+@dataclass
+class Catalogue:
+    """Every source masked so far: SEP's objects, which are saturated, and their mask radii
+    (px, circle-equivalent)."""
+
+    objects: np.ndarray | None = None
+    saturated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    radius: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def add(self, objects, saturated) -> np.ndarray:
+        """Append new sources; return every source's radius so far (new ones: their footprint's)."""
+        self.objects = objects if self.objects is None else np.concatenate([self.objects, objects])
+        self.saturated = np.concatenate([self.saturated, saturated])
+        return np.concatenate([self.radius, growth.isophotal_radius(objects)])
 
 
 def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParams) -> SourceMask:
@@ -198,20 +256,21 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
     data : native float32 frame (ADU). Non-finite pixels must be flagged in ``invalid``;
         the ``invalid`` pixels of ``data`` are set to 0 in place (no copy of the frame).
     invalid : boolean map of pixels to ignore everywhere (bit ``maskbits.INVALID``).
-    params : detection and mask sizes, see :class:`MaskParams`.
+    params : detection, growth and mesh parameters, see :class:`MaskParams`.
 
-    Every detected source is masked with its own pixels and its mask ellipse, so
-    each pass adds at least ``minarea`` pixels per source and the passes end.
     Pixels at or above ``params.saturation_level`` are masked as saturated.
     """
     mask = invalid.astype(np.uint8)
     mask *= maskbits.INVALID
     data[invalid] = 0.0
+    del invalid  # in the mask from here on
     exclude = (
         data >= params.saturation_level
         if params.saturation_level is not None
         else np.zeros(mask.shape, dtype=bool)
     )
+    footprints = np.zeros(mask.shape, dtype=np.uint8)
+    catalogue = Catalogue()
     result = SourceMask(mask)
     significance = np.empty_like(data)
     for number in range(1, params.max_iterations + 1):
@@ -219,27 +278,75 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
         pixels = labelled_pixels(segmap)
         del segmap
         new = with_unmasked_pixels(objects, pixels, mask)
-        before = np.count_nonzero(mask)
-        mask_sources(mask, objects, pixels, saturated & new, new, params)
-        objects, saturated = objects[new], saturated[new]
+        mark_footprints(footprints, objects, pixels, saturated & new, new)
+        start = catalogue.add(objects[new], saturated[new])
+        grown = grow_all(data, significance, mask, footprints, exclude, catalogue, start, params)
+        proposed = np.maximum(grown.radius, start)
+        grew = proposed > np.concatenate(
+            [catalogue.radius, np.zeros(len(start) - len(catalogue.radius))]
+        )
+        candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
+                               proposed, grew)  # fmt: skip
+        runaway = runs_away(candidate, params.box_size)
+        if runaway:
+            log.info(
+                f"pass {number} would leave most {params.box_size}-px boxes more than half "
+                f"masked (masked fraction {np.count_nonzero(candidate) / candidate.size:.3f}): "
+                "its growth is not taken and the passes stop"
+            )
+            proposed = start
+            new_ones = np.arange(len(start)) >= len(catalogue.radius)
+            candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
+                                   start, new_ones)  # fmt: skip
         step = Iteration(
             number,
-            int(np.count_nonzero(~saturated)),
-            int(np.count_nonzero(saturated)),
-            int(np.count_nonzero(mask) - before),
+            int(np.count_nonzero(~saturated[new])),
+            int(np.count_nonzero(saturated[new])),
+            int(np.count_nonzero(proposed[: len(catalogue.radius)] > catalogue.radius)),
+            int(np.count_nonzero(candidate) - np.count_nonzero(result.mask)),
         )
+        catalogue.radius, result.mask = proposed, candidate
         result.iterations.append(step)
+        result.reasons = {name: int(np.count_nonzero(grown.reason == code))
+                          for code, name in growth.REASONS.items()}  # fmt: skip
+        result.largest_radius = float(proposed.max(initial=0.0))
         log.info(
-            f"iteration {step.number}: masked {step.sources} sources and "
-            f"{step.saturated} saturated sources ({step.new_pixels} new pixels)"
+            f"pass {number}: {step.sources} new sources and {step.saturated} saturated, "
+            f"{step.regrown} grown further, {step.new_pixels} new pixels, masked fraction "
+            f"{np.count_nonzero(candidate) / candidate.size:.3f}; growth stopped at "
+            + ", ".join(f"{name} {count}" for name, count in result.reasons.items())
+            + f"; largest radius {result.largest_radius:.0f} px"
         )
-        if len(objects) == 0:
-            result.converged = True
+        mask = candidate
+        if runaway:
+            result.stop = BACKGROUND
             break
-    mask[exclude] |= maskbits.SATURATED
+        if not new.any() and step.new_pixels <= CONVERGED_GROWTH * np.count_nonzero(mask):
+            result.stop = CONVERGED
+            break
+    result.mask[exclude] |= maskbits.SATURATED
     log.info(
-        f"converged after {len(result.iterations)} iterations"
-        if result.converged
-        else f"not converged: still finding sources after {params.max_iterations} iterations"
+        {
+            CONVERGED: f"converged after {len(result.iterations)} passes",
+            ITERATIONS: f"not converged: still growing after {params.max_iterations} passes",
+            BACKGROUND: f"stopped after {len(result.iterations)} passes by the runaway guard",
+        }[result.stop]
     )
     return result
+
+
+def grow_all(data, significance, mask, footprints, exclude, catalogue, start, params):
+    """Grow every catalogued source from its ``start`` radius (see :mod:`skyrms.growth`).
+
+    Rings skip invalid and masked pixels (of other sources: a source's own mask lies
+    inside its start radius) and every footprint, and are judged against the coarse
+    background (:func:`skyrms.background.coarse_background`) fitted without them.
+    """
+    masked = mask != 0
+    masked |= footprints != 0
+    coarse = coarse_background(data, masked | exclude, params.box_size, params.filter_size)
+    return growth.grow(
+        growth.Judge(significance, masked, coarse), catalogue.objects, start, params.grow_sigma,
+        params.mask_level, 1 / params.box_size, float(max(data.shape)),
+        grown_before=np.arange(len(start)) < len(catalogue.radius),
+    )  # fmt: skip

@@ -45,7 +45,12 @@ def frame_row(key: str, mask_path, bkg_path, rms_path, proprms_path=None) -> dic
         "sources_per_pass": passes(mask, "MSKSRC"),
         "saturated_per_pass": passes(mask, "MSKSAT"),
     }
-    warnings = [] if mask.get("MSKCONV", True) else ["source mask not converged"]
+    stop = mask.get("MSKSTOP", "converged" if mask.get("MSKCONV", True) else "iterations")
+    warnings = {
+        "converged": [],
+        "iterations": ["source mask not converged"],
+        "background": ["source mask stopped by the runaway guard"],
+    }[stop]
     if proprms_path:
         prop = read_header(proprms_path)
         row |= {"propagated_rms_median": prop["PROPMED"], "ratio": prop["RMSRATIO"]}

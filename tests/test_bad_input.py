@@ -72,6 +72,31 @@ def nan_and_inf(path, data, header, calib):
     write(path, data, header)
 
 
+def zero_border(path, data, header, calib):
+    """A zero-filled border, as after resampling or trimming: 150 columns and 40 rows."""
+    data[:, :150] = 0.0
+    data[-40:, :] = 0.0
+    write(path, data, header)
+
+
+def mostly_blank(path, data, header, calib):
+    """Pixels only in 4-column stripes 40 columns apart: no mesh box is a fifth valid."""
+    blank = np.ones(data.shape[1], dtype=bool)
+    for offset in range(4):
+        blank[offset::40] = False
+    data[:, blank] = 0.0
+    write(path, data, header)
+
+
+def galaxy_filling_the_frame(path, data, header, calib):
+    """A bright spiral over the whole frame (the truth suite's, scaled to this frame's noise)."""
+    from benchmarks.truthframes import SKY_SIGMA, spiral
+
+    noise = 1.4826 * np.median(np.abs(data - np.median(data)))
+    galaxy = spiral(data.shape, np.random.default_rng(3)) * (noise / SKY_SIGMA)
+    write(path, (data + galaxy).astype(np.float32), header)
+
+
 def negative_background(path, data, header, calib):
     write(path, data - 2 * np.median(data), header)
 
@@ -150,6 +175,9 @@ CASES = [
     Case("nan_and_inf",            nan_and_inf),
     Case("negative_background",    negative_background,         None, "background below zero"),
     Case("all_nan",                all_nan,                     MAB,  "no finite pixel"),
+    Case("zero_border",            zero_border),
+    Case("mostly_blank",           mostly_blank,                MAB,  "no usable background"),
+    Case("galaxy_filling_frame",   galaxy_filling_the_frame,    None, "runaway guard"),
     Case("no_wcs_for_sky_circle",  without_wcs,                 MAB,  "needs a WCS"),
     Case("date_obs_missing",       dated(None),                 PROP, "no DATE-OBS or MJD-OBS"),
     Case("date_obs_malformed",     dated("2025-13-45"),         PROP, "malformed DATE-OBS"),
@@ -254,6 +282,20 @@ def test_nan_pixels_are_masked_as_invalid(night):
     assert np.all(mask[100:102] & maskbits.INVALID)
     assert mask[300, 400] & mask[301, 500] & mask[302, 600] & maskbits.INVALID
     assert np.isfinite(fits.getdata(products(night, path, MAB)[1])).all()
+
+
+def test_a_zero_border_is_invalid_and_the_background_beside_it_is_sound(night):
+    """The border carries the invalid bit, and the background next to it is the one
+    the same frame without a border gets (within 0.3 of its noise)."""
+    path = case_path(night["root"], next(c for c in CASES if c.name == "zero_border"))
+    mask = fits.getdata(products(night, path, MAB)[0], ext=1)
+    assert np.all(mask[:, :150] & maskbits.INVALID) and np.all(mask[-40:] & maskbits.INVALID)
+    base = night["root"] / Path(BASE.relpath).relative_to("scidata")
+    reference = fits.getdata(products(night, base, MAB)[1])
+    background = fits.getdata(products(night, path, MAB)[1])
+    noise = np.median(fits.getdata(products(night, base, MAB)[2]))
+    beside = (slice(0, -40), slice(150, 350))
+    assert np.abs(background[beside] - reference[beside]).max() < 0.3 * noise
 
 
 def test_integer_frames_give_the_float_frames_maps(night):

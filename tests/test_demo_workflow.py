@@ -58,7 +58,7 @@ def test_masked_rms_beats_unmasked_on_the_crowded_field(demo_run):
     assert crowded
     for frame in crowded:
         data, mask, _, rms = products(demo_run, frame)
-        unmasked = np.median(unbiased_rms(estimate(data, box_size=64)))
+        unmasked = np.median(unbiased_rms(estimate(data, box_size=64), 64))
         truth = true_noise(frame)
         assert abs(np.median(rms) / truth - 1) < abs(unmasked / truth - 1)
 
@@ -115,12 +115,14 @@ def test_source_mask_log_reports_each_pass_and_convergence(demo_run):
     frame = FRAMES[0]
     key = os.path.relpath(frame.relpath, "scidata")[:-5]
     log = (demo_run / "results" / "logs" / "mask_and_background" / f"{key}.log").read_text()
-    assert "iteration 1: masked" in log and "saturated sources" in log
+    assert "pass 1: " in log and "new sources and" in log and "saturated" in log
+    assert "growth stopped at noise" in log and "largest radius" in log
     assert "converged after" in log
     with fits.open(demo_run / "results" / f"{key}.mask.fits") as hdul:
         header = hdul[1].header
-        assert header["MSKCONV"] is True
+        assert header["MSKCONV"] is True and header["MSKSTOP"] == "converged"
         assert header["MSKSRC1"] > 0
+        assert header["MSKGNOIS"] > 0 and header["MSKRMAX"] > 1
 
 
 def test_second_run_has_nothing_to_do(demo_run):

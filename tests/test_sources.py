@@ -5,8 +5,9 @@ import pytest
 
 from skyrms import maskbits
 from skyrms.background import estimate
+from skyrms.blanks import invalid_pixels
 from skyrms.simulate import add_moffat_stars, moffat_halfsize, moffat_value
-from skyrms.sources import MaskParams, detection_pass, invalid_pixels, iterate_source_mask
+from skyrms.sources import MaskParams, detection_pass, iterate_source_mask
 
 SKY, NOISE, SATURATE = 1000.0, 20.0, 30000.0
 FWHM, BETA = 4.0, 3.0
@@ -40,11 +41,13 @@ def test_every_star_above_five_sigma_is_masked(crowded):
     assert np.all(centres != 0)
 
 
-def test_passes_converge_and_find_fewer_each_time(crowded):
+def test_passes_converge_and_later_passes_find_few(crowded):
+    """Later passes find sources the first background hid, and sources grown further may
+    reveal one more; the first pass finds nearly all."""
     *_, result = crowded
     found = [step.sources + step.saturated for step in result.iterations]
     assert result.converged and found[-1] == 0
-    assert found == sorted(found, reverse=True)
+    assert found[0] == max(found) and sum(found[1:]) < 0.15 * found[0]
 
 
 def test_saturated_stars_get_the_saturated_bit_and_larger_masks(crowded):
@@ -86,8 +89,9 @@ def test_pure_noise_converges_with_almost_nothing_masked():
 
 
 def test_a_region_without_noise_has_no_signal_to_noise():
-    """Over a noiseless strip (valid pixels of one value) SEP's RMS spline dips to 0 and
-    below; the signal-to-noise image is 0 there, and nothing is detected in the strip."""
+    """Over a noiseless strip (pixels of one value) SEP's RMS spline dips to 0 and below;
+    the signal-to-noise image is 0 there. The strip is a run of one value: invalid, and no
+    source is detected in it."""
     frame, *_ = star_field(200, seed=4)
     frame[:, :300] = 0.0
     params = MaskParams(box_size=100)
@@ -98,5 +102,5 @@ def test_a_region_without_noise_has_no_signal_to_noise():
     assert noiseless.any() and np.all(significance[noiseless] == 0)
     result = iterate_source_mask(frame, invalid_pixels(frame), params)
     assert result.converged
-    assert np.count_nonzero(result.mask[:, :250]) == 0
+    assert np.all(result.mask[:, :250] == maskbits.INVALID)
     assert np.count_nonzero(result.mask[:, 350:] & maskbits.SOURCE) > 0

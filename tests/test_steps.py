@@ -7,6 +7,7 @@ import pytest
 from astropy.io import fits
 
 from skyrms import demo, maskbits, steps
+from skyrms.blanks import InvalidSpec
 from skyrms.fitsfiles import InputError, read_image, read_mask
 from skyrms.sources import MaskParams
 
@@ -26,7 +27,7 @@ def test_bad_pixel_mask_file_marks_invalid_pixels(frame, tmp_path):
     bad = np.zeros(SHAPE, dtype=np.int16)
     bad[10:20, 30:40] = 1
     fits.writeto(tmp_path / "bpm.fits", bad)
-    steps.source_mask(frame, tmp_path / "s.fits", PARAMS, tmp_path / "bpm.fits")
+    steps.source_mask(frame, tmp_path / "s.fits", PARAMS, InvalidSpec(str(tmp_path / "bpm.fits")))
     mask, header = read_mask(tmp_path / "s.fits")
     assert np.all(mask[10:20, 30:40] & maskbits.INVALID)
     assert np.count_nonzero(mask & maskbits.INVALID) == 100
@@ -36,7 +37,9 @@ def test_bad_pixel_mask_file_marks_invalid_pixels(frame, tmp_path):
 def test_bad_pixel_mask_of_another_shape_is_refused(frame, tmp_path):
     fits.writeto(tmp_path / "bpm.fits", np.zeros((10, 10), dtype=np.uint8))
     with pytest.raises(InputError, match=r"bpm.fits: bad-pixel mask is \(10, 10\)"):
-        steps.source_mask(frame, tmp_path / "s.fits", PARAMS, tmp_path / "bpm.fits")
+        steps.source_mask(
+            frame, tmp_path / "s.fits", PARAMS, InvalidSpec(str(tmp_path / "bpm.fits"))
+        )
     assert not (tmp_path / "s.fits").exists()
 
 

@@ -64,11 +64,16 @@ def test_summary_rows_carry_every_figure_and_the_warnings(demo_run):
         assert row["warnings"].count("NCOMBINE=") == len(unrecorded)
 
 
-def test_short_exposures_stand_out_by_their_masked_fraction(demo_run):
-    flagged = {key for key, row in summary_rows(demo_run).items() if row["flags"]}
+def test_short_exposures_mask_least_but_are_no_outliers(demo_run):
+    """Masks end where each source's light meets the frame's noise, so the noisier 30 s
+    frames mask least of their object and filter, but not by five robust deviations: the
+    demo night has no outlier."""
+    rows = summary_rows(demo_run)
+    assert not any(row["flags"] for row in rows.values())
     short = {key_of(f) for f in FRAMES if f.exptime == demo.SHORT["exptime"]}
-    assert flagged == short
-    assert all(summary_rows(demo_run)[k]["flags"] == "masked_fraction_outlier" for k in short)
+    group = [key_of(f) for f in FRAMES if (f.object, f.filter) == (demo.SHORT["object"], "m600")]
+    by_fraction = sorted(group, key=lambda key: float(rows[key]["masked_fraction"]))
+    assert set(by_fraction[: len(short)]) == short
 
 
 def test_a_quicklook_per_frame(demo_run):
