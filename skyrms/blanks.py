@@ -61,7 +61,8 @@ def invalid_pixels(data, bad_pixels=None, blank_values=(), run=DEFAULT_RUN, satu
 def identical_runs(data, run: int, saturation=None) -> np.ndarray:
     """Boolean map of pixels in runs of at least ``run`` equal values along rows or columns.
 
-    Values at or above ``saturation`` (frame units) never form a run.
+    Values at or above ``saturation`` (frame units) never form a run. Only the rows (or
+    columns) that hold ``run - 1`` equal neighbours are searched for runs.
     """
     runs = np.zeros(data.shape, dtype=bool)
     for axis in (1, 0):
@@ -70,10 +71,11 @@ def identical_runs(data, run: int, saturation=None) -> np.ndarray:
             continue
         if saturation is not None:
             same &= data < saturation
-        if axis == 0:
-            runs.T[...] |= row_runs(np.ascontiguousarray(same.T), run)
+        lines = np.flatnonzero(np.count_nonzero(same, axis=axis) >= run - 1)
+        if axis == 1:
+            runs[lines] |= row_runs(same[lines], run)
         else:
-            runs |= row_runs(same, run)
+            runs[:, lines] |= row_runs(np.ascontiguousarray(same[:, lines].T), run).T
     return runs
 
 

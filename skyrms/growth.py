@@ -297,19 +297,17 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
     mask_level : a faded profile is extended down to this level (RMS units per pixel).
     floor : uncertainty of the background (RMS units): the noise of a ring never falls below it.
     max_radius : largest radius (px) any source may reach.
-    grown_before : optional boolean per source, True for sources grown in an earlier pass:
-        their rings are first laid only two rings out (most grow no further), then wider
-        as for every source that passes all its rings.
+    grown_before : optional boolean per source, True for sources grown in an earlier pass.
+        Rings are first laid two rings and 4 px out (2 px for sources grown before: most
+        grow no further), then twice as far for every source that passes all of them.
     """
     inner = np.asarray(start, dtype=np.float64)
     radius, reason = inner.copy(), np.full(len(objects), NOISE)
     axes = ellipse_axes(objects)
     first = ring_index(inner)
-    reach = (
-        inner * RING_GROWTH**2 + np.where(grown_before, 2, 4)
-        if grown_before is not None
-        else inner * RING_GROWTH**2 + 4
-    )
+    if grown_before is None:
+        grown_before = np.zeros(len(objects), dtype=bool)
+    reach = inner * RING_GROWTH**2 + np.where(grown_before, 2, 4)
     todo = np.arange(len(objects))
     while todo.size:
         reach[todo] = np.minimum(reach[todo], max_radius)
