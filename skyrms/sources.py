@@ -5,7 +5,7 @@ times the local background RMS in the background-subtracted frame (masked pixels
 cannot be detected again). Every source is then masked with its footprint (its pixels
 above the threshold) and an ellipse of its own shape grown along its light until that
 light meets the noise (:mod:`skyrms.growth`). Growth is judged against a background
-four times coarser than the mesh (:func:`skyrms.background.coarse_correction`), which
+four times coarser than the mesh (:func:`skyrms.background.coarse_background`), which
 has not taken in the wings of sources as large as a mesh box; sources masked in earlier
 passes grow further when the new background shows more of their light, and never
 shrink. Passes stop when one finds no new source and grows the mask by less than 1%
@@ -215,11 +215,12 @@ def grown_mask(mask, footprints, catalog, saturated, radius, changed) -> np.ndar
         (maskbits.SOURCE, changed & ~saturated),
         (maskbits.SATURATED, changed & saturated),
     ):
+        if not drawn.any():
+            continue
         ellipses = np.zeros(mask.shape, dtype=bool)
-        if drawn.any():
-            chosen = catalog[drawn]
-            sep.mask_ellipse(ellipses, chosen["x"], chosen["y"], a[drawn] * radius[drawn],
-                             b[drawn] * radius[drawn], chosen["theta"], r=1.0)  # fmt: skip
+        chosen = catalog[drawn]
+        sep.mask_ellipse(ellipses, chosen["x"], chosen["y"], a[drawn] * radius[drawn],
+                         b[drawn] * radius[drawn], chosen["theta"], r=1.0)  # fmt: skip
         ellipses = ellipses.view(np.uint8)
         ellipses *= bit  # 0 or bit: OR-ed without gathering the pixels, however scattered
         mask |= ellipses
@@ -282,11 +283,9 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
         start = catalogue.add(objects[new], saturated[new])
         grown = grow_all(data, significance, mask, footprints, exclude, catalogue, start, params)
         proposed = np.maximum(grown.radius, start)
-        grew = proposed > np.concatenate(
-            [catalogue.radius, np.zeros(len(start) - len(catalogue.radius))]
-        )
+        is_new = np.arange(len(start)) >= len(catalogue.radius)
         candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
-                               proposed, grew)  # fmt: skip
+                               proposed, is_new | (proposed > start))  # fmt: skip
         runaway = runs_away(candidate, params.box_size)
         if runaway:
             log.info(
@@ -295,9 +294,8 @@ def iterate_source_mask(data: np.ndarray, invalid: np.ndarray, params: MaskParam
                 "its growth is not taken and the passes stop"
             )
             proposed = start
-            new_ones = np.arange(len(start)) >= len(catalogue.radius)
             candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
-                                   start, new_ones)  # fmt: skip
+                                   start, is_new)  # fmt: skip
         step = Iteration(
             number,
             int(np.count_nonzero(~saturated[new])),
