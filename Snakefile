@@ -7,7 +7,10 @@ Run `snakemake --cores all`; config.yaml says which frames and how (see README.m
 configfile: "config.yaml"
 
 
-include: "workflow/rules/common.smk"
+include: "workflow/rules/settings.smk"
+include: "workflow/rules/selection.smk"
+include: "workflow/rules/lookup.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/chain.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/report.smk"

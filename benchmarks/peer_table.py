@@ -42,6 +42,7 @@ from benchmarks.peers import (
     stem,
     timed,
 )
+from skyrms.science.noise_model import MAD_TO_SIGMA
 
 REPO = Path(__file__).resolve().parents[1]
 SPITZER = REPO.parent / "shared" / "reference" / "real" / "spitzer_example_image.fits"
@@ -81,8 +82,6 @@ DIGITS = {"time_ratio": 2}
 """Decimals of a column if not 3."""
 BLOCK, BLOCK_PIXELS = 32, 100
 """Blocks of the direct scatter (px square) and the fewest unmasked pixels a block needs."""
-MAD_TO_SIGMA = 1.4826
-"""Gaussian sigma per median absolute deviation."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skyrms.simulate import add_moffat_stars, moffat_halfsize, moffat_value
+from skyrms.demo.physics import add_moffat_stars, moffat_halfsize, moffat_value
 
 SHAPE = (2048, 2048)
 """(ny, nx) of every frame, pixels."""

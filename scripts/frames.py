@@ -1,6 +1,6 @@
 """Rule frames: the table of the selected frames (key, path, layout fields)."""
 
-from skyrms.discovery import write_manifest
-from skyrms.snakescript import run
+from skyrms.job import run
+from skyrms.steps.frames import write_frame_table
 
-run(snakemake, write_manifest, frames=snakemake.params.frames, output=snakemake.output[0])
+run(snakemake, write_frame_table, frames=snakemake.params.frames, output=snakemake.output[0])

@@ -1,23 +1,21 @@
 """Rule mask_and_background: the final mask, background and background RMS maps of a frame."""
 
-from skyrms import steps
-from skyrms.blanks import InvalidSpec
-from skyrms.snakescript import run
-from skyrms.sources import MaskParams
+from skyrms.job import run
+from skyrms.science.background import BackgroundParams
+from skyrms.science.blanks import InvalidSpec
+from skyrms.science.source_mask import MaskParams
+from skyrms.steps.mask_and_background import mask_and_background
 
 background = snakemake.params.background
 run(
     snakemake,
-    steps.mask_and_background,
+    mask_and_background,
     frame=snakemake.input.frame,
     mask=snakemake.output.mask,
     background=snakemake.output.background,
     rms=snakemake.output.rms,
-    params=MaskParams(
-        **snakemake.params.mask,
-        box_size=background["box_size"],
-        filter_size=background["filter_size"],
-    ),
+    params=MaskParams(**snakemake.params.mask),
+    mesh=BackgroundParams(box_size=background["box_size"], filter_size=background["filter_size"]),
     specs=snakemake.params.circles,
     invalid=InvalidSpec(
         bad_pixel_mask=background["bad_pixel_mask"],

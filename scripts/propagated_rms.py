@@ -1,7 +1,7 @@
 """Rule propagated_rms: record the chosen masters, then propagate the background RMS."""
 
-from skyrms.propagation import record_and_propagate
-from skyrms.snakescript import run
+from skyrms.job import run
+from skyrms.steps.propagated_rms import record_and_propagate
 
 run(
     snakemake,
@@ -13,4 +13,6 @@ run(
     record=snakemake.output.choice,
     output=snakemake.output.rms,
     settings=snakemake.params.settings,
+    fields=snakemake.params.fields,
+    frame_digest=snakemake.params.content,
 )

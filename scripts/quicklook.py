@@ -1,7 +1,7 @@
 """Rule quicklook: the six-panel PNG of one frame and its maps."""
 
-from skyrms.quicklook import write_quicklook
-from skyrms.snakescript import run
+from skyrms.job import run
+from skyrms.steps.quicklook import write_quicklook
 
 run(
     snakemake,

@@ -5,7 +5,7 @@
                            filter="m600", pattern="*100.fits")
     rms_maps = browse.paths(frames, "bkgrms")
 
-Frames are selected as the workflow selects them (:mod:`skyrms.discovery`),
+Frames are selected as the workflow selects them (:mod:`skyrms.io.discovery`),
 then by ``DATE-OBS`` (UTC). Each product of :data:`discovery.PRODUCTS` is
 
 - ``missing``: no file;
@@ -26,13 +26,21 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from astropy.io import fits
 
-from .discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
-from .fitsfiles import InputError, read_header
-from .headerindex import HeaderIndex, primary_image_header, read_fields, sha256_of, stamp_of
+from skyrms.io.discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
+from skyrms.io.fitsfiles import InputError, read_header
+from skyrms.io.header_values import as_utc, date_obs_or_none
+from skyrms.io.headerindex import (
+    HeaderIndex,
+    primary_image_header,
+    read_fields,
+    sha256_of,
+    stamp_of,
+)
+from skyrms.io.keywords import DATE_OBS, FRAMESHA
 
 FIELDS = (*LAYOUT, "pattern")
 """Selection fields: the layout's folder levels and the file name pattern."""
@@ -99,7 +107,7 @@ def select(
     chosen = []
     for path in discover(root, selection):
         entry = current_entry(path, entries)
-        moment = date_of(entry["fields"] if entry else read_fields(path))
+        moment = date_obs_or_none(entry["fields"] if entry else read_fields(path))
         if within(moment, start, stop):
             chosen.append(record_of(path, root, root if beside_inputs else results, moment, entry))
     return chosen
@@ -140,7 +148,7 @@ def product_status(path, frame_digest) -> str:
     if not path.endswith(".fits"):  # the masters record: JSON, no header
         return "ok"
     try:
-        recorded = read_product_header(path).get("FRAMESHA")
+        recorded = read_product_header(path).get(FRAMESHA)
     except InputError:
         return "stale"
     return "ok" if recorded is None or recorded == frame_digest() else "stale"
@@ -153,19 +161,6 @@ def read_product_header(path) -> fits.Header:
     """
     header = primary_image_header(path)
     return header if header is not None else read_header(path)
-
-
-def date_of(fields: dict) -> datetime | None:
-    """DATE-OBS of a frame's header keywords as a naive UTC datetime, None if absent or bad."""
-    try:
-        return as_utc(datetime.fromisoformat(str(fields["DATE-OBS"])))
-    except (KeyError, ValueError):
-        return None
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A datetime in UTC without time zone; a naive one is taken to be UTC already."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def time_bound(value: str | date | None, name: str, end: bool = False) -> datetime | None:
@@ -210,7 +205,7 @@ def paths(records: list[FrameRecord], kind: str = "frame") -> list[str]:
 
 def table(records: list[FrameRecord]) -> str:
     """Text table: a row per frame (key, DATE-OBS), a column per product kind with its status."""
-    rows = [("frame", "DATE-OBS", *PRODUCTS)]
+    rows = [("frame", DATE_OBS, *PRODUCTS)]
     for record in records:
         moment = record.date_obs.isoformat() if record.date_obs else "-"
         rows.append((record.key, moment, *(record.status[kind] for kind in PRODUCTS)))

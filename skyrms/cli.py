@@ -17,12 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
-from . import __version__, blanks, browse, steps
-from .discovery import PRODUCTS, strip_fits_ending
-from .fitsfiles import InputError, ignore_nonstandard_cards
-from .sources import MaskParams
+from skyrms import __version__, browse, config
+from skyrms.io.discovery import PRODUCTS, strip_fits_ending
+from skyrms.io.fitsfiles import InputError, ignore_nonstandard_cards
+from skyrms.science import blanks
+from skyrms.science.background import BackgroundParams
+from skyrms.science.source_mask import MaskParams
+from skyrms.steps import single_steps
+from skyrms.steps.mask_and_background import mask_and_background
 
 
 def from_config_and_options(kind, args, *sections: str):
@@ -42,8 +44,13 @@ def from_config_and_options(kind, args, *sections: str):
 
 
 def mask_params(args) -> MaskParams:
-    """Source-mask and background parameters from the config file and options."""
-    return from_config_and_options(MaskParams, args, "source_mask", "background")
+    """Source-mask parameters from the config file and options."""
+    return from_config_and_options(MaskParams, args, "source_mask")
+
+
+def background_params(args) -> BackgroundParams:
+    """The background mesh from the config file and options."""
+    return from_config_and_options(BackgroundParams, args, "background")
 
 
 def invalid_spec(args) -> blanks.InvalidSpec:
@@ -52,22 +59,8 @@ def invalid_spec(args) -> blanks.InvalidSpec:
 
 
 def load_config(path) -> dict:
-    """The YAML configuration file as a dict (empty without one); InputError if unreadable."""
-    if path is None:
-        return {}
-    try:
-        with open(path) as handle:
-            return yaml.safe_load(handle) or {}
-    except OSError as error:
-        raise InputError(f"{path}: cannot read the configuration ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: not YAML ({' '.join(str(error).split())})") from None
-
-
-def box_and_filter(args) -> tuple[int, int]:
-    """Background box and filter sizes from the config file and options."""
-    params = mask_params(args)
-    return params.box_size, params.filter_size
+    """The configuration file, validated (:func:`skyrms.config.load`); empty without one."""
+    return {} if path is None else config.load(path)
 
 
 def circle_specs(args) -> list[dict]:
@@ -93,11 +86,10 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
 
 def run_chain(args) -> None:
     """All steps on one frame."""
-    params = mask_params(args)
     out = products_of(args.frame, args.outdir)
-    steps.mask_and_background(
-        args.frame, out["mask"], out["bkg"], out["bkgrms"], params, circle_specs(args),
-        invalid_spec(args),
+    mask_and_background(
+        args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args),
+        background_params(args), circle_specs(args), invalid_spec(args),
     )  # fmt: skip
     for path in out.values():
         print(path)
@@ -146,7 +138,9 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("frame")
     sm.add_argument("output")
     sm.set_defaults(
-        action=lambda a: steps.source_mask(a.frame, a.output, mask_params(a), invalid_spec(a))
+        action=lambda a: single_steps.source_mask(
+            a.frame, a.output, mask_params(a), background_params(a), invalid_spec(a)
+        )
     )
 
     cm = commands.add_parser("circular-mask", parents=[common, circle], help="add circles")
@@ -154,7 +148,9 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("source_mask")
     cm.add_argument("output")
     cm.set_defaults(
-        action=lambda a: steps.circular_mask(a.frame, a.source_mask, a.output, circle_specs(a))
+        action=lambda a: single_steps.circular_mask(
+            a.frame, a.source_mask, a.output, circle_specs(a)
+        )
     )
 
     bg = commands.add_parser("background", parents=[common], help="background and RMS maps")
@@ -163,8 +159,8 @@ def parser() -> argparse.ArgumentParser:
     bg.add_argument("background", help="output: the background map")
     bg.add_argument("rms", help="output: the background RMS map")
     bg.set_defaults(
-        action=lambda a: steps.masked_background_maps(
-            a.frame, a.mask, a.background, a.rms, *box_and_filter(a)
+        action=lambda a: single_steps.masked_background_maps(
+            a.frame, a.mask, a.background, a.rms, background_params(a)
         )
     )
 

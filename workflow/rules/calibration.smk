@@ -1,6 +1,6 @@
 """The background RMS propagated from the calibration, with the masters chosen per frame.
 
-The masters are chosen when the job graph is built (common.smk), so that they
+The masters are chosen when the job graph is built (lookup.smk), so that they
 are this rule's inputs: a nearer master arriving reruns exactly its frames.
 """
 
@@ -25,5 +25,7 @@ rule propagated_rms:
     params:
         lookup=lambda wildcards: CHOICES[wildcards.key],
         settings=CALIBRATION,
+        fields=frame_fields,
+        content=frame_digest,
     script:
         "../../scripts/propagated_rms.py"

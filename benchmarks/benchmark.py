@@ -1,0 +1,569 @@
+"""Speed, memory and disk of the chain on full-size frames, against a floor, photutils and ezphot.
+
+    python -m benchmarks.benchmark /tmp/bench [--frames 8] [--repeats 3] [--shape 6388 9576]
+        [--skip-peers]
+
+Writes the demo survey at ``--shape`` under WORKDIR/data (18 frames and 22 masters,
+kept for the next run), takes its first ``--frames`` frames, then measures on them,
+``--repeats`` times in turn:
+
+1. the chain: the real ``snakemake --cores 2`` from an empty results folder (box 256,
+   filter 3, a 3-pass source mask, the shipped circular masks, no quick-looks). Per
+   job its wall time and peak RSS from Snakemake's benchmark files; the run's total
+   wall time; each frame's products in bytes. The header index is built once before
+   (a dry run) and kept, so reading and hashing the inputs' headers is not timed;
+2. the floor (:func:`floor`): the least work the chain must do, plainly, with the
+   same libraries, in a fresh process per frame;
+3. photutils' ``Background2D`` with the same box and filter, background and RMS
+   maps, a process per frame (:mod:`benchmarks.peers.photutils_plain`);
+4. ezphot doing the chain's steps, a process per frame (:mod:`benchmarks.peers.ezphot_steps`).
+
+Every method runs as the chain's jobs do: JOBS processes at a time, each in a chain
+job's environment (JOB_ENVIRONMENT: one thread, numpy's huge-page advice off), so that
+all share the machine the same way and their times per frame compare.
+
+photutils and ezphot are installed on first use into their own virtual environments
+(WORKDIR/venvs/photutils, WORKDIR/venvs/ezphot), so skyrms does not depend on them;
+``--skip-peers`` leaves both out. A process's wall time includes starting Python and
+importing its libraries, as a Snakemake job's does; its peak RSS is the kernel's
+(``wait4``), a job's is Snakemake's (sampled every 0.5 s). MB are 2**20 bytes.
+
+Each figure is the median over the repeats, with the min-max spread; in a repeat, a
+per-frame figure is the mean over the frames and a peak RSS the largest. Prints the
+figures next to the targets and writes them to WORKDIR/benchmark.json.
+"""
+
+import argparse
+import csv
+import functools
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import sep
+import yaml
+from astropy.io import fits
+
+from skyrms import job
+from skyrms.io.fitsfiles import compressed_map
+from skyrms.io.keywords import FLAT_ERROR_EXTENSION
+from skyrms.science.noise_model import MAD_TO_SIGMA
+from skyrms.science.source_mask import FILTERED_NOISE
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+MB = 2**20
+SEED = 7  # of the demo survey
+FULL_SHAPE = (6388, 9576)  # ny, nx: a 7DT frame (skyrms.demo.survey.FULL_SHAPE)
+CHAIN_RULES = ("mask_and_background", "propagated_rms")
+JOBS = 2  # processes at a time, for every method: the chain runs with snakemake --cores 2
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)  # fmt: skip
+JOB_ENVIRONMENT = dict.fromkeys(THREAD_VARIABLES, "1") | job.JOB_ENVIRONMENT
+"""The environment of a chain job (THREAD_VARIABLES are set to its one thread by Snakemake,
+the rest by workflow/rules/resources.smk), given to every other method too."""
+
+BOX_SIZE = 256  # pixels
+FILTER_SIZE = 3  # boxes
+SIGMA = 3.0  # detection threshold, x the background RMS
+MINAREA = 5  # pixels
+MASK_RADIUS_FACTOR = 2.0  # mask ellipse / isophotal ellipse
+MASK_ITERATIONS = 3
+DEFAULT_NCOMBINE = {"science": 1, "master": 7}  # the shipped calibration.default_ncombine
+
+PEER_PACKAGES = {
+    "photutils": ["photutils"],
+    # photutils 3 dropped EPSFModel, which ezphot imports when it is imported.
+    "ezphot": ["ezphot", "photutils>=2.2,<3"],
+}
+PEER_DRIVERS = {"photutils": "photutils_plain.py", "ezphot": "ezphot_steps.py"}
+"""Each peer's driver script in benchmarks/peers/, run by the python of the peer's venv."""
+FLOOR_CALL = "import sys; from benchmarks.benchmark import floor; floor(*sys.argv[1:])"
+
+FIGURES = {
+    "chain_wall_s": ("chain: wall time per frame (s)", None),
+    "mask_and_background_wall_s": ("  mask_and_background job (s)", None),
+    "propagated_rms_wall_s": ("  propagated_rms job (s)", None),
+    "mask_and_background_rss_mb": ("chain: peak RSS, mask_and_background (MB)", None),
+    "propagated_rms_rss_mb": ("chain: peak RSS, propagated_rms (MB)", None),
+    "chain_rss_mb": ("chain: peak RSS of any job (MB)", ("<=", 1.5 * 1024)),
+    "chain_written_mb": ("chain: products per frame (MB)", None),
+    "input_mb": ("input frame size (MB)", None),
+    "written_over_input": ("chain: products / input frame size", ("<=", 1.0)),
+    "total_wall_s": ("workflow: total wall time of the run (s)", None),
+    "jobs_wall_s": ("workflow: sum of job wall times (s)", None),
+    "overhead": ("workflow overhead: total / (sum of jobs / 2)", ("<=", 1.25)),
+    "floor_wall_s": ("floor: wall time per frame (s)", None),
+    "floor_rss_mb": ("floor: peak RSS (MB)", None),
+    "floor_written_mb": ("floor: products per frame (MB)", None),
+    "photutils_wall_s": ("photutils: wall time per frame (s)", None),
+    "photutils_rss_mb": ("photutils: peak RSS (MB)", None),
+    "photutils_written_mb": ("photutils: products per frame (MB)", None),
+    "ezphot_wall_s": ("ezphot: wall time per frame (s)", None),
+    "ezphot_rss_mb": ("ezphot: peak RSS (MB)", None),
+    "ezphot_written_mb": ("ezphot: products per frame (MB)", None),
+    "chain_over_floor": ("ratio chain / floor, wall per frame", ("<=", 1.5)),
+    "ezphot_over_chain": ("ratio ezphot / chain, wall per frame", (">=", 10.0)),
+    "photutils_over_chain": ("ratio photutils / chain, wall per frame", None),
+}
+"""Every figure: its label in the table and its target (comparison, value) or None."""
+
+RATIOS = {
+    "chain_over_floor": ("chain", "floor"),
+    "ezphot_over_chain": ("ezphot", "chain"),
+    "photutils_over_chain": ("photutils", "chain"),
+}
+"""Each ratio figure: the methods whose wall times per frame it divides."""
+
+
+class Unavailable(Exception):
+    """A method that could not be installed or run; the message says why."""
+
+
+# --- the floor: the least work of the chain, plainly (astropy, numpy, SEP; skyrms constants) ---
+
+
+def floor(frame, bias, dark, flat, outdir) -> None:
+    """The least work the chain must do on one frame, written as plainly as possible.
+
+    Reads the frame with astropy (converted to native float32 for SEP), fits SEP's
+    background (BOX_SIZE, FILTER_SIZE), detects once at SIGMA x its RMS map (the
+    chain's detection: the signal-to-noise image at SIGMA x the filter's noise,
+    without cleaning, see :mod:`skyrms.science.source_mask`), masks
+    each source with an ellipse MASK_RADIUS_FACTOR x its isophotal size, fits the
+    background again without the masked pixels, and propagates the noise from the
+    master bias, dark and flat (the formula of :mod:`skyrms.science.noise_model` written out, for
+    mean-combined masters and a dark that had the same bias subtracted). Writes
+    ``{name}.bkg.fits``, ``.bkgrms.fits``, ``.proprms.fits`` (float32, ADU, in the
+    chain's lossy tile compression) and ``.mask.fits`` (uint8, PLIO-compressed) to
+    ``outdir``.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    name = Path(frame).name[: -len(".fits")]
+    header, data = read_native(frame)
+    sizes = {"bw": BOX_SIZE, "bh": BOX_SIZE, "fw": FILTER_SIZE, "fh": FILTER_SIZE}
+    model = sep.Background(data, **sizes)
+    significance = data.copy()
+    model.subfrom(significance)
+    significance /= model.rms()
+    objects = sep.extract(significance, SIGMA * FILTERED_NOISE, minarea=MINAREA, clean=False)
+    del significance
+    a, b = np.maximum(objects["a"], 0.5), np.maximum(objects["b"], 0.5)
+    scale = MASK_RADIUS_FACTOR * np.sqrt(objects["npix"] / (np.pi * a * b))
+    mask = np.zeros(data.shape, dtype=bool)
+    sep.mask_ellipse(mask, objects["x"], objects["y"], a * scale, b * scale, objects["theta"])
+    model = sep.Background(data, mask=mask, **sizes)
+    del data
+    compressed = fits.CompImageHDU(mask.view(np.uint8), compression_type="PLIO_1")
+    fits.HDUList([fits.PrimaryHDU(), compressed]).writeto(outdir / f"{name}.mask.fits")
+    del mask, compressed
+    sky = model.back()
+    write_compressed(outdir / f"{name}.bkg.fits", sky, header)
+    write_compressed(outdir / f"{name}.bkgrms.fits", model.rms(), header)
+    del model
+    propagated = written_out_rms(header, sky, bias, dark, flat)
+    write_compressed(outdir / f"{name}.proprms.fits", propagated, header)
+
+
+def write_compressed(path, image, header) -> None:
+    """A float map in the chain's lossy tile compression, written plainly (no temporary file)."""
+    fits.HDUList([fits.PrimaryHDU(), compressed_map(image, header)]).writeto(path)
+
+
+def read_native(path, name=None) -> tuple[fits.Header, np.ndarray]:
+    """Header and pixels (native float32) of the image HDU ``name`` of a FITS file, by default
+    the first one with data (the primary HDU, or extension 1 when tile-compressed)."""
+    with fits.open(path) as hdul:
+        hdu = hdul[name] if name else next(hdu for hdu in hdul if hdu.data is not None)
+        return hdu.header, hdu.data.astype(np.float32)
+
+
+def written_out_rms(header, sky, bias, dark, flat) -> np.ndarray:
+    """Background RMS (ADU) propagated from the sky (ADU) and the masters at these paths.
+
+    The read noise (squared, ADU**2) comes from the master bias: the spread of
+    differences of neighbouring pixels on about 256 rows, times its NCOMBINE.
+    """
+    bias_header, bias_pixels = read_native(bias)
+    dark_header, dark_signal = read_native(dark)
+    _, flat_pixels = read_native(flat)
+    _, flat_error = read_native(flat, FLAT_ERROR_EXTENSION)
+    n_bias = bias_header.get("NCOMBINE", DEFAULT_NCOMBINE["master"])
+    n_dark = dark_header.get("NCOMBINE", DEFAULT_NCOMBINE["master"])
+    steps = np.diff(bias_pixels[:: max(1, len(bias_pixels) // 256)], axis=1)
+    read2 = (MAD_TO_SIGMA * np.median(np.abs(steps - np.median(steps)))) ** 2 / 2 * n_bias
+    del bias_pixels
+    gain, k = header["EGAIN"], header["EXPTIME"] / dark_header["EXPTIME"]
+    np.maximum(dark_signal, 0, out=dark_signal)
+    variance = (np.maximum(sky, 0) * flat_pixels + k * dark_signal) / gain + read2
+    variance /= header.get("NCOMBINE", DEFAULT_NCOMBINE["science"])
+    variance += (1 - k) ** 2 * read2 / n_bias
+    variance += k**2 * (dark_signal / gain + read2) / n_dark
+    variance /= flat_pixels * flat_pixels
+    variance += (sky * flat_error / flat_pixels) ** 2
+    return np.sqrt(variance, out=variance)
+
+
+# --- data and configuration ---------------------------------------------------------------------
+
+
+def write_data(root: Path, shape: tuple[int, int], count: int) -> list[tuple[Path, list[Path]]]:
+    """The first ``count`` frames of the demo survey at ``shape`` under ``root``, each with
+    the paths of its master bias, dark and flat; the survey is written unless it is there."""
+    from skyrms.demo import survey  # here, not above: the floor's processes import this module
+
+    frames, _ = survey.plan(SEED)
+    if not 1 <= count <= len(frames):
+        raise SystemExit(f"--frames must be 1 to {len(frames)}")
+    start = time.perf_counter()
+    if survey.ensure(root, shape, SEED):
+        elapsed = time.perf_counter() - start
+        print(f"wrote the demo survey at {shape[1]}x{shape[0]} px in {elapsed:.0f} s")
+    return [
+        (root / frame.relpath, [root / master.relpath for master in survey.frame_masters(frame)])
+        for frame in frames[:count]
+    ]
+
+
+def write_config(workdir: Path, frames: list[Path]) -> None:
+    """``workdir/config.yaml``: the shipped configuration on ``frames`` (listed in frames.txt)."""
+    (workdir / "frames.txt").write_text("".join(f"{frame}\n" for frame in frames))
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["demo"]["enabled"] = False
+    config["inputs"].update(
+        root=str(workdir / "data" / "scidata"), path_list=str(workdir / "frames.txt")
+    )
+    config["calibration"]["root"] = str(workdir / "data" / "calib")
+    config["outputs"]["quicklook"] = False
+    config["background"].update(box_size=BOX_SIZE, filter_size=FILTER_SIZE)
+    config["source_mask"].update(sigma=SIGMA, minarea=MINAREA, max_iterations=MASK_ITERATIONS)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def chain_run(workdir: Path, keys: list[str]) -> dict:
+    """One timed snakemake run from an empty results folder (the header index kept).
+
+    Returns the run's total wall time (s), the sum of its jobs' wall times (s), and per
+    frame (in the order of ``keys``) the chain's wall time (s), each rule's job's wall
+    time (s) and peak RSS (MB), and the bytes of its products.
+    """
+    from benchmarks.scaletest import snakemake  # see write_data
+
+    results = workdir / "results"
+    for path in results.iterdir():
+        if path.name != "header-index.json":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    total, _ = snakemake(workdir)
+    jobs = job_benchmarks(results / "benchmarks")
+    run = {"total_s": total, "jobs_s": sum(wall for wall, _ in jobs.values())}
+    for rule in CHAIN_RULES:
+        run[f"{rule}_s"] = [jobs[rule, key][0] for key in keys]
+        run[f"{rule}_rss_mb"] = [jobs[rule, key][1] for key in keys]
+    run["wall_s"] = [sum(run[f"{rule}_s"][n] for rule in CHAIN_RULES) for n in range(len(keys))]
+    run["written"] = [folder_bytes(results, f"{key}.*") for key in keys]
+    return run
+
+
+def job_benchmarks(folder: Path) -> dict:
+    """Wall time (s) and peak RSS (MB, NaN if not sampled) of every job, by (rule, frame key).
+
+    Read from Snakemake's files ``{folder}/{rule}/{key}.tsv`` (``{folder}/{rule}.tsv``
+    for rules without a frame, whose key is None).
+    """
+    jobs = {}
+    for path in folder.rglob("*.tsv"):
+        rule, *key = path.relative_to(folder).with_suffix("").parts
+        with path.open() as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        rss = float(row["max_rss"]) if row["max_rss"] != "NA" else math.nan
+        jobs[rule, "/".join(key) or None] = (float(row["s"]), rss)
+    return jobs
+
+
+def folder_bytes(folder: Path, pattern: str = "*") -> int:
+    """Total size (bytes) of the files in ``folder`` matching ``pattern``."""
+    return sum(path.stat().st_size for path in folder.glob(pattern) if path.is_file())
+
+
+LAUNCHER = (
+    "import os, subprocess, sys; child = subprocess.Popen(sys.argv[2:]); "
+    "_, status, usage = os.wait4(child.pid, 0); "
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
+"""Runs a command and writes its peak RSS (KB) to a file.
+
+Linux carries a process's peak RSS into the children it forks, so a command
+started straight from this (large) process would report at least this
+process's peak; started from a small fresh interpreter, it reports its own.
+"""
+
+
+def measured(command: list[str], log: Path) -> tuple[float, float]:
+    """Run ``command`` in JOB_ENVIRONMENT (output to ``log``); its wall time (s) and peak RSS (MB).
+
+    Raises :class:`Unavailable` with the log's last line if it fails.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peak = log.with_suffix(".maxrss")
+    start = time.perf_counter()
+    with log.open("w") as output:
+        returncode = subprocess.call(
+            [sys.executable, "-c", LAUNCHER, str(peak), *command],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            env=os.environ | JOB_ENVIRONMENT,
+        )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    if returncode != 0:
+        lines = log.read_text().strip().splitlines() or ["no output"]
+        raise Unavailable(f"exit status {returncode}: {lines[-1]} (see {log})")
+    return elapsed, int(peak.read_text()) / 1024
+
+
+def method_run(workdir: Path, name: str, command, frames) -> dict:
+    """Run method ``name`` once per frame, a fresh process per frame and JOBS at a time; per
+    frame its wall time (s), peak RSS (MB) and bytes written. ``command(frame, masters,
+    outdir)`` is its command; each frame's products are deleted once counted.
+    """
+
+    def one(frame: Path, masters: list[Path]) -> tuple[float, float, int]:
+        stem = frame.name[: -len(".fits")]
+        outdir = workdir / "out" / name / stem
+        shutil.rmtree(outdir, ignore_errors=True)
+        log = workdir / "logs" / name / f"{stem}.log"
+        wall, rss = measured(command(frame, masters, outdir), log)
+        written = folder_bytes(outdir)
+        shutil.rmtree(outdir)
+        return wall, rss, written
+
+    with ThreadPoolExecutor(JOBS) as pool:
+        walls, peaks, written = zip(*pool.map(one, *zip(*frames, strict=True)), strict=True)
+    return {"wall_s": list(walls), "rss_mb": list(peaks), "written": list(written)}
+
+
+def floor_command(frame: Path, masters: list[Path], outdir: Path) -> list[str]:
+    """The floor on one frame in a fresh Python process."""
+    return [sys.executable, "-c", FLOOR_CALL, str(frame), *map(str, masters), str(outdir)]
+
+
+def peer_command(name: str, python: Path, home: Path, frame: Path, masters, outdir) -> list[str]:
+    """Peer ``name``'s driver on one frame, run by ``python`` (ezphot's HOME is ``home``)."""
+    command = [str(python), "-I", str(HERE / "peers" / PEER_DRIVERS[name]), str(frame), str(outdir)]
+    command += ["--box", str(BOX_SIZE), "--filter", str(FILTER_SIZE)]
+    if name == "ezphot":
+        command += [
+            "--bias", str(masters[0]), "--dark", str(masters[1]), "--flat", str(masters[2]),
+            "--home", str(home), "--sigma", str(SIGMA),
+            "--mask-radius-factor", str(MASK_RADIUS_FACTOR), "--iterations", str(MASK_ITERATIONS),
+        ]  # fmt: skip
+    return command
+
+
+def peer_home(workdir: Path, name: str) -> Path:
+    """HOME of a peer's processes (ezphot keeps its configuration in $HOME/ezphot)."""
+    return workdir / "venvs" / f"{name}-home"
+
+
+def install_peer(workdir: Path, name: str) -> Path:
+    """The python of WORKDIR/venvs/{name} with the peer's packages, installed on first use.
+
+    ezphot's configuration is made then too, in :func:`peer_home`. Raises
+    :class:`Unavailable` with the failing command and its last words.
+    """
+    venv = workdir / "venvs" / name
+    python = venv / "bin" / "python"
+    stamp = venv / "benchmark-packages.txt"
+    packages = PEER_PACKAGES[name]
+    if stamp.is_file() and stamp.read_text().splitlines() == packages:
+        return python
+    print(f"installing {' '.join(packages)} into {venv}")
+    steps = [[sys.executable, "-m", "venv", "--clear", str(venv)]]
+    steps.append([str(python), "-m", "pip", "install", "--quiet", *packages])
+    if name == "ezphot":
+        home = peer_home(workdir, name)
+        steps.append(
+            [str(python), "-I", str(HERE / "peers" / PEER_DRIVERS["ezphot"]), "--home", str(home)]
+        )
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True)
+        if result.returncode != 0:
+            words = (result.stdout + result.stderr).strip().splitlines() or ["no output"]
+            raise Unavailable(f"`{' '.join(step[2:])}` failed: {words[-1]}")
+    stamp.write_text("\n".join(packages) + "\n")
+    return python
+
+
+def methods(workdir: Path, skip_peers: bool) -> tuple[dict, dict]:
+    """The methods to run besides the chain: {name: command function}; and {name: why not}."""
+    commands, unavailable = {"floor": floor_command}, {}
+    for name in PEER_PACKAGES:
+        if skip_peers:
+            unavailable[name] = "skipped (--skip-peers)"
+            continue
+        try:
+            python = install_peer(workdir, name)
+        except Unavailable as error:
+            unavailable[name] = f"not installed: {error}"
+            continue
+        commands[name] = functools.partial(peer_command, name, python, peer_home(workdir, name))
+    return commands, unavailable
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def peak(values) -> float:
+    """The largest of ``values`` that is not NaN (NaN if none is)."""
+    return max((value for value in values if not math.isnan(value)), default=math.nan)
+
+
+def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
+    """Per figure (see FIGURES), its value in each repeat; methods without runs give none."""
+    mean = statistics.fmean
+    chain = runs["chain"]
+    values = {
+        "chain_wall_s": [mean(run["wall_s"]) for run in chain],
+        "chain_written_mb": [mean(run["written"]) / MB for run in chain],
+        "input_mb": [mean(input_bytes) / MB for _ in chain],
+        "written_over_input": [
+            mean(w / i for w, i in zip(run["written"], input_bytes, strict=True)) for run in chain
+        ],
+        "total_wall_s": [run["total_s"] for run in chain],
+        "jobs_wall_s": [run["jobs_s"] for run in chain],
+        "overhead": [run["total_s"] / (run["jobs_s"] / 2) for run in chain],
+    }
+    for rule in CHAIN_RULES:
+        values[f"{rule}_wall_s"] = [mean(run[f"{rule}_s"]) for run in chain]
+        values[f"{rule}_rss_mb"] = [peak(run[f"{rule}_rss_mb"]) for run in chain]
+    rule_peaks = zip(*(values[f"{rule}_rss_mb"] for rule in CHAIN_RULES), strict=True)
+    values["chain_rss_mb"] = [peak(peaks) for peaks in rule_peaks]
+    for name, method_runs in runs.items():
+        if name != "chain" and method_runs:
+            values[f"{name}_wall_s"] = [mean(run["wall_s"]) for run in method_runs]
+            values[f"{name}_rss_mb"] = [peak(run["rss_mb"]) for run in method_runs]
+            values[f"{name}_written_mb"] = [mean(run["written"]) / MB for run in method_runs]
+    for key, (top, bottom) in RATIOS.items():
+        if f"{top}_wall_s" in values and f"{bottom}_wall_s" in values:
+            pairs = zip(values[f"{top}_wall_s"], values[f"{bottom}_wall_s"], strict=True)
+            values[key] = [a / b for a, b in pairs]
+    return values
+
+
+def figures(values: dict[str, list[float]], unavailable: dict[str, str]) -> dict[str, dict]:
+    """Every figure of FIGURES: label, median, min, max, target and whether the median meets
+    it; or label, target and why it was not measured (``missing``)."""
+    result = {}
+    for key, (label, target) in FIGURES.items():
+        figure = {"label": label.strip(), "target": target and f"{target[0]} {target[1]:g}"}
+        if key in values:
+            median = statistics.median(values[key])
+            figure.update(median=median, min=min(values[key]), max=max(values[key]))
+            if target:
+                figure["met"] = median <= target[1] if target[0] == "<=" else median >= target[1]
+        else:
+            needed = RATIOS.get(key, (key.split("_")[0],))
+            figure["missing"] = next(unavailable[name] for name in needed if name in unavailable)
+        result[key] = figure
+    return result
+
+
+def number(value: float) -> str:
+    """``value`` with about three significant digits, or NA."""
+    if math.isnan(value):
+        return "NA"
+    digits = 0 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
+    return f"{value:.{digits}f}"
+
+
+def table(figures: dict[str, dict]) -> str:
+    """The figures as a text table: median, min - max over the repeats, target, met."""
+    rows = [f"{'figure':<46}{'median':>9}{'min - max':>22}   target"]
+    for key, (label, _) in FIGURES.items():
+        figure = figures[key]
+        if "missing" in figure:
+            rows.append(f"{label:<46}   not measured: {figure['missing']}")
+            continue
+        spread = f"{number(figure['min'])} - {number(figure['max'])}"
+        row = f"{label:<46}{number(figure['median']):>9}{spread:>22}"
+        if figure["target"]:
+            row += f"   {figure['target']:<9}{'met' if figure['met'] else 'MISSED'}"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--frames", type=int, default=8, help="frames measured (1-18)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every method")
+    parser.add_argument("--shape", type=int, nargs=2, default=FULL_SHAPE, metavar=("NY", "NX"))
+    parser.add_argument("--skip-peers", action="store_true", help="leave out photutils, ezphot")
+    args = parser.parse_args(argv)
+    if min(args.shape) < BOX_SIZE or args.repeats < 1:
+        parser.error(f"frames need at least {BOX_SIZE} px a side, and --repeats at least 1")
+    from benchmarks.scaletest import snakemake  # see write_data
+
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    frames = write_data(workdir / "data", tuple(args.shape), args.frames)
+    write_config(workdir, [frame for frame, _ in frames])
+    scidata = workdir / "data" / "scidata"
+    keys = [str(frame.relative_to(scidata))[: -len(".fits")] for frame, _ in frames]
+    elapsed, _ = snakemake(workdir, "--dry-run", "--quiet", "rules")
+    print(f"header index of the frames and masters built in {elapsed:.1f} s (not timed below)")
+    commands, unavailable = methods(workdir, args.skip_peers)
+    runs = {"chain": [], **{name: [] for name in commands}}
+    for repeat in range(1, args.repeats + 1):
+        runs["chain"].append(chain_run(workdir, keys))
+        for name, command in commands.items():
+            if name in unavailable:
+                continue
+            try:
+                runs[name].append(method_run(workdir, name, command, frames))
+            except Unavailable as error:
+                unavailable[name], runs[name] = f"failed: {error}", []
+        walls = ", ".join(
+            f"{name} {statistics.fmean(done[-1]['wall_s']):.2f}"
+            for name, done in runs.items()
+            if done
+        )
+        print(f"repeat {repeat}/{args.repeats}, wall time per frame (s): {walls}")
+    input_bytes = [frame.stat().st_size for frame, _ in frames]
+    results = figures(repeat_values(runs, input_bytes), unavailable)
+    ny, nx = args.shape
+    print(
+        f"\n{len(frames)} frames of {nx}x{ny} px, {args.repeats} repeat(s), snakemake --cores 2; "
+        f"median and min - max over the repeats; MB = 2**20 bytes\n"
+    )
+    print(table(results))
+    report = {
+        "frames": [str(frame) for frame, _ in frames],
+        "shape": [ny, nx],
+        "repeats": args.repeats,
+        "figures": results,
+        "unavailable": unavailable,
+        "runs": runs,
+    }
+    (workdir / "benchmark.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwritten to {workdir / 'benchmark.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""The embedded demo survey (:mod:`.survey`) and the physics it is simulated with
+(:mod:`.physics`)."""

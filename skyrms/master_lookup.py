@@ -1,0 +1,228 @@
+"""Master-frame lookup: the nearest master bias, dark and flat of a science frame.
+
+Masters live in a library laid out as the survey keeps them::
+
+    {root}/{observatory}/{telkey}/{unit}/{imagetyp}/*.fits
+
+A frame gets, for each type, the master of its own observatory, telkey and
+unit that is nearest in time and within ``max_days``: a dark of the same
+exposure time (or, if allowed, of the nearest exposure time, to be scaled),
+a flat of the same filter, any bias. Ties go to the earlier master, then to
+the path that sorts first, so the choice never depends on listing order.
+"""
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from skyrms.io.discovery import layout_fields
+from skyrms.io.header_values import mjd_of, number_of
+from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP, NCOMBINE, TELESCOP
+
+TYPES = ("BIAS", "DARK", "FLAT")
+EXPTIME_TOLERANCE = 0.01
+"""Exposure times closer than this (s) are the same."""
+
+
+@dataclass(frozen=True)
+class Master:
+    """One master frame of the library."""
+
+    path: str
+    imagetyp: str
+    observatory: str
+    telkey: str
+    unit: str
+    mjd: float
+    exptime: float | None
+    filter: str | None
+    ncombine: int | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the lookup needs to know of a science frame."""
+
+    name: str
+    observatory: str
+    telkey: str
+    unit: str
+    mjd: float
+    exptime: float
+    filter: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The master chosen for one type: ``days`` apart (signed: master minus frame)."""
+
+    master: Master
+    days: float
+
+
+class NoMasterError(ValueError):
+    """No usable master of a type for a frame; the message says which and why."""
+
+
+def library_paths(root: str) -> list[str]:
+    """Every FITS file in the library's layout under ``root``, sorted."""
+    return sorted(glob.glob(os.path.join(root, "*", "*", "*", "*", "*.fits")))
+
+
+def master_of(path: str, root: str, fields: dict) -> Master:
+    """A :class:`Master` from its path in the library layout and its header keywords."""
+    observatory, telkey, unit, folder = PurePosixPath(os.path.relpath(path, root)).parts[:4]
+    imagetyp = str(fields.get(IMAGETYP, folder)).strip().upper()
+    ncombine = fields.get(NCOMBINE)
+    return Master(
+        path=path,
+        imagetyp=imagetyp,
+        observatory=observatory,
+        telkey=telkey,
+        unit=unit,
+        mjd=mjd_of(fields, path),
+        exptime=number_of(fields, EXPTIME, path) if imagetyp == "DARK" else None,
+        filter=str(fields[FILTER]).strip() if imagetyp == "FLAT" and FILTER in fields else None,
+        ncombine=int(ncombine) if isinstance(ncombine, int | float) else None,
+    )
+
+
+def build_library(root: str, fields_by_path: dict[str, dict]) -> tuple[dict, list[str]]:
+    """Masters grouped by (observatory, telkey, unit, type), and one line per unusable file."""
+    groups, problems = {}, []
+    for path, fields in fields_by_path.items():
+        try:
+            if "error" in fields:
+                raise ValueError(fields["error"])
+            master = master_of(path, root, fields)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        key = (master.observatory, master.telkey, master.unit, master.imagetyp)
+        groups.setdefault(key, []).append(master)
+    return groups, problems
+
+
+def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
+    """Whether ``master`` may calibrate ``frame`` apart from its date."""
+    if master.imagetyp == "FLAT":
+        return master.filter == frame.filter
+    if master.imagetyp == "DARK" and dark_exptime == "exact":
+        return abs(master.exptime - frame.exptime) < EXPTIME_TOLERANCE
+    return True
+
+
+def preference(master: Master, frame: Observation):
+    """Sort key: exposure-time mismatch (darks), then distance in days, earlier, path."""
+    mismatch = abs(master.exptime - frame.exptime) if master.imagetyp == "DARK" else 0.0
+    mismatch = 0.0 if mismatch < EXPTIME_TOLERANCE else mismatch
+    return (mismatch, abs(master.mjd - frame.mjd), master.mjd, master.path)
+
+
+def choose(
+    frame: Observation, groups: dict, max_days: dict[str, float], dark_exptime: str = "exact"
+) -> dict[str, Pick]:
+    """The chosen master of each type for ``frame``.
+
+    ``max_days`` gives the largest allowed time distance per type (days);
+    ``dark_exptime`` is "exact" (the dark's EXPTIME must equal the frame's) or
+    "nearest" (the nearest exposure time, to be scaled). Raises
+    :class:`NoMasterError` naming the type, the frame and the nearest candidate.
+    """
+    chosen = {}
+    for imagetyp in TYPES:
+        group = groups.get((frame.observatory, frame.telkey, frame.unit, imagetyp), [])
+        candidates = [m for m in group if matches(m, frame, dark_exptime)]
+        within = [m for m in candidates if abs(m.mjd - frame.mjd) <= max_days[imagetyp]]
+        if not within:
+            raise NoMasterError(no_master_message(frame, imagetyp, candidates, max_days[imagetyp]))
+        best = min(within, key=lambda m: preference(m, frame))
+        chosen[imagetyp] = Pick(best, best.mjd - frame.mjd)
+    return chosen
+
+
+def no_master_message(frame: Observation, imagetyp: str, candidates, max_days: float) -> str:
+    """One line saying that no master of ``imagetyp`` fits ``frame``, and the nearest one."""
+    what = {"DARK": f" of {frame.exptime:g} s", "FLAT": f" in {frame.filter}"}.get(imagetyp, "")
+    text = (
+        f"{frame.name}: no master {imagetyp.lower()}{what} for {frame.observatory}/"
+        f"{frame.telkey}/{frame.unit} within {max_days:g} days"
+    )
+    if not candidates:
+        return text + f" (no {imagetyp.lower()}{what} in the library at all)"
+    nearest = min(candidates, key=lambda m: (abs(m.mjd - frame.mjd), m.path))
+    return text + f"; nearest is {nearest.path}, {abs(nearest.mjd - frame.mjd):.2f} days away"
+
+
+def observation_of(key: str, path: str, fields: dict) -> Observation:
+    """The lookup's view of a frame: layout fields from its key, the rest from its header.
+
+    A frame outside the survey layout takes its unit from TELESCOP. Raises
+    ValueError naming the frame when a needed keyword is missing or malformed.
+    """
+    if "error" in fields:
+        raise ValueError(fields["error"])
+    layout = layout_fields(key)
+    unit = layout["unit"] or str(fields.get(TELESCOP, "")).strip()
+    filter_name = str(fields.get(FILTER, layout["filter"])).strip()
+    if not filter_name:
+        raise ValueError(f"{path}: {FILTER} missing")
+    return Observation(
+        name=path,
+        observatory=layout["observatory"],
+        telkey=layout["telkey"],
+        unit=unit,
+        mjd=mjd_of(fields, path),
+        exptime=number_of(fields, EXPTIME, path),
+        filter=filter_name,
+    )
+
+
+def record(picks: dict[str, Pick], digest) -> dict:
+    """The choice as plain data (JSON-ready): per type path, SHA-256, days, date, NCOMBINE.
+
+    ``digest`` gives a file's SHA-256 from its path.
+    """
+    return {
+        imagetyp: {
+            "path": pick.master.path,
+            "sha256": digest(pick.master.path),
+            "days": round(pick.days, 6),
+            "mjd": pick.master.mjd,
+            "exptime": pick.master.exptime,
+            "filter": pick.master.filter,
+            "ncombine": pick.master.ncombine,
+        }
+        for imagetyp, pick in picks.items()
+    }
+
+
+def choose_for_frames(
+    frames: dict[str, str],
+    frame_fields: dict,
+    groups: dict,
+    max_days: dict,
+    dark_exptime: str,
+    digest,
+) -> dict[str, tuple[dict | None, str | None]]:
+    """For each frame key: (the recorded choice, None) or (None, the one-line error).
+
+    ``digest`` gives a master's SHA-256 from its path, for the record.
+    """
+    chosen = {}
+    for key, path in frames.items():
+        try:
+            observation = observation_of(key, path, frame_fields[path])
+            picks = choose(observation, groups, max_days, dark_exptime)
+            chosen[key] = (record(picks, digest), None)
+        except ValueError as error:
+            chosen[key] = (None, str(error))
+    return chosen
+
+
+def max_days_by_type(setting) -> dict[str, float]:
+    """``calibration.max_days`` (one number, or one per type) as days by master type."""
+    if isinstance(setting, dict):
+        return {imagetyp: float(setting[imagetyp.lower()]) for imagetyp in TYPES}
+    return dict.fromkeys(TYPES, float(setting))

@@ -1,0 +1,1 @@
+"""Steps: one module per job kind; each reads its files, calls the science and writes products."""

@@ -1,0 +1,270 @@
+"""File-level steps: read a frame, call the science functions, write a product.
+
+The Snakemake scripts and the ``skyrms`` command line both call these; each
+writes its products atomically and logs what it did.
+"""
+
+import logging
+
+import numpy as np
+
+from skyrms.io import keywords as kw
+from skyrms.io.fitsfiles import (
+    InputError,
+    check_frame_shape,
+    read_image,
+    write_float_map,
+    write_mask,
+)
+from skyrms.io.provenance import product_header
+from skyrms.io.wcs import celestial_wcs
+from skyrms.science import blanks, circles, maskbits
+from skyrms.science.background import (
+    GAUSSIAN_RMS_BIAS,
+    BackgroundParams,
+    NoBackground,
+    check_box,
+    estimate,
+    mesh_usage,
+    unbiased_rms,
+)
+from skyrms.science.source_mask import BACKGROUND, MaskParams, iterate_source_mask
+
+log = logging.getLogger(__name__)
+
+
+def saturation_level(header, configured: float | None) -> float | None:
+    """The configured saturation level, else the frame's SATURATE keyword, else None (ADU)."""
+    if configured is not None:
+        return float(configured)
+    return float(header[kw.SATURATE]) if kw.SATURATE in header else None
+
+
+def bad_pixel_map(path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The user's bad-pixel mask (non-zero = bad) from ``path``, checked against ``shape``."""
+    if not path:
+        return None
+    bad, _ = read_image(path)
+    check_frame_shape(path, "bad-pixel mask", bad.shape, shape)
+    return bad
+
+
+def blank_values(header, configured: float | None) -> list[float]:
+    """Values that mean "no data" in a frame (frame units): the physical value of an integer
+    frame's BLANK keyword (BZERO + BSCALE x BLANK) and the configured ``blank_value``."""
+    values = [] if configured is None else [float(configured)]
+    if header.get(kw.BITPIX, -32) > 0 and kw.BLANK in header:
+        values.append(header.get(kw.BZERO, 0.0) + header.get(kw.BSCALE, 1.0) * header[kw.BLANK])
+    return values
+
+
+def invalid_map(frame, data, header, invalid: blanks.InvalidSpec, saturation) -> np.ndarray:
+    """Boolean map of the frame's pixels that carry no measurement (:mod:`skyrms.science.blanks`).
+
+    ``saturation`` (ADU or None) keeps saturated plateaus from counting as runs.
+    """
+    result = blanks.invalid_pixels(
+        data,
+        bad_pixel_map(invalid.bad_pixel_mask, data.shape),
+        blank_values(header, invalid.blank_value),
+        invalid.blank_run,
+        saturation,
+    )
+    if count := np.count_nonzero(result):
+        log.info(f"{count} invalid pixels (not finite, blank, bad, or runs of one value)")
+    if count == result.size:
+        raise InputError(f"{frame}: no valid pixel in the frame (all blank or not finite)")
+    return result
+
+
+def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blanks.InvalidSpec):
+    """Iterated source mask of a frame's pixels (uint8 bits) and its header cards.
+
+    ``data`` is the native float32 frame (ADU), ``header`` its primary header, ``mesh``
+    the :class:`~skyrms.science.background.BackgroundParams`, ``invalid`` says which pixels
+    besides non-finite ones carry no measurement.
+    """
+    params = MaskParams(
+        **{**vars(params), "saturation_level": saturation_level(header, params.saturation_level)}
+    )
+    try:
+        result = iterate_source_mask(
+            data, invalid_map(frame, data, header, invalid, params.saturation_level), params, mesh
+        )
+    except NoBackground as error:
+        raise InputError(f"{frame}: no usable background: {error}") from None
+    if result.stop == BACKGROUND:
+        log.warning(
+            f"{frame}: growing the mask further would cover most {mesh.box_size}-px boxes "
+            f"(runaway guard): passes stopped at masked fraction {np.mean(result.mask != 0):.3f}; "
+            "structure this large is background at this box_size"
+        )
+    saturation = params.saturation_level
+    cards = [
+        kw.MSKSIGMA.card(params.sigma),
+        kw.MSKMINAR.card(params.minarea),
+        kw.MSKGROWS.card(params.grow_sigma),
+        kw.MSKLEVEL.card(params.mask_level),
+        kw.MSKSATLV.card(saturation if saturation is not None else "none"),
+        kw.MSKBLANK.card("none" if invalid.blank_value is None else invalid.blank_value),
+        kw.MSKBRUN.card(invalid.blank_run),
+        kw.MSKMAXIT.card(params.max_iterations),
+        kw.MSKNITER.card(len(result.iterations)),
+        kw.MSKCONV.card(result.converged),
+        kw.MSKSTOP.card(result.stop),
+        *[kw.MSKGSTOP(name[:4].upper()).card(count) for name, count in result.reasons.items()],
+        kw.MSKRMAX.card(round(result.largest_radius, 1)),
+        *mesh_cards(mesh),
+        kw.MASKBITS.card(maskbits.describe()),
+    ]
+    for step in result.iterations:
+        n = step.number
+        cards += [kw.MSKSRC(n).card(step.sources), kw.MSKSAT(n).card(step.saturated),
+                  kw.MSKGRO(n).card(step.regrown)]  # fmt: skip
+    return result.mask, cards
+
+
+def mesh_cards(mesh: BackgroundParams) -> list:
+    """Header cards of the background mesh."""
+    return [kw.BKGBOX.card(mesh.box_size), kw.BKGFILT.card(mesh.filter_size)]
+
+
+def mask_inputs(frame, invalid: blanks.InvalidSpec) -> dict[str, str]:
+    """The input files of a mask made from ``frame``: IN_FRAME, and IN_BPM if one was used."""
+    bad = invalid.bad_pixel_mask
+    return {kw.IN_FRAME: frame} | ({kw.IN_BPM: bad} if bad else {})
+
+
+def frame_circles(frame, header, specs: list[dict]):
+    """The configured circles that apply to ``frame``, in pixels: (spec, circle) pairs.
+
+    Resolved before any other work, so that a circle the frame cannot place (an RA/Dec
+    centre without a WCS) fails the frame at once.
+    """
+    target = str(header.get(kw.OBJECT, ""))
+    wanted = [spec for spec in specs if circles.applies_to(spec, target)]
+    wcs = celestial_wcs(header) if wanted else None
+    placed = []
+    for spec in wanted:
+        try:
+            placed.append((spec, circles.to_pixels(spec, wcs)))
+        except ValueError as error:
+            raise InputError(f"{frame}: {error}") from None
+    return placed
+
+
+def merge_circles(mask: np.ndarray, placed) -> list:
+    """Draw the :func:`frame_circles` that touch the frame into ``mask`` in place; their cards."""
+    drawn = []
+    for spec, circle in placed:
+        if circle.overlaps(mask.shape):
+            drawn.append(circle)
+            log.info(
+                f"masked {circles.describe(spec)}: centre x={circle.x + 1:.1f} "
+                f"y={circle.y + 1:.1f}, r={circle.radius:.1f} px"
+            )
+        else:
+            log.warning(f"skipped {circles.describe(spec)}: outside the frame")
+    mask[circles.draw(mask.shape, drawn)] |= maskbits.MANUAL
+    cards = [kw.NCIRCLES.card(len(drawn))]
+    return cards + [
+        kw.CIRCLE(i).card(circles.describe(spec)) for i, (spec, _) in enumerate(placed, 1)
+    ]
+
+
+def fit_background(frame, data, mask, mesh: BackgroundParams):
+    """SEP's background model of ``frame`` without its masked pixels, its RMS map (ADU,
+    corrected for the clipping bias and kept above zero, see
+    :func:`skyrms.science.background.unbiased_rms`), and their header cards.
+
+    ``data`` is the native float32 frame (ADU); masked pixels may hold anything, NaN too.
+    A frame with no mesh box left to estimate fails with :class:`InputError` naming it and
+    its masked fraction, before any product is written.
+    """
+    masked = mask != 0
+    fraction = float(np.count_nonzero(masked) / mask.size)
+    try:
+        bkg = estimate(data, masked, mesh.box_size, mesh.filter_size)
+        partial, borrowed = mesh_usage(masked, mesh.box_size)
+        noise = unbiased_rms(bkg, mesh.box_size)
+    except NoBackground as error:
+        raise InputError(f"{frame}: no usable background: {error}") from None
+    log.info(
+        f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
+        f"masked fraction {fraction:.3f}; {partial} boxes estimated from their free part, "
+        f"{borrowed} taken from the nearest estimated box"
+    )
+    cards = [
+        *mesh_cards(mesh),
+        kw.MASKFRAC.card(round(fraction, 5)),
+        kw.BKGPART.card(partial),
+        kw.BKGNEAR.card(borrowed),
+    ]
+    return bkg, noise, cards
+
+
+def write_background_maps(bkg, noise, cards, header, outputs, inputs) -> None:
+    """Write the background map of a fitted SEP model and its RMS map ``noise`` (ADU).
+
+    ``outputs`` is (background path, RMS path); ``cards`` are (keyword, value, comment)
+    provenance cards for both headers.
+    """
+    background, rms = outputs
+    level = bkg.back()
+    median = kw.BKGMED.card(round(smooth_median(level), 4))
+    write_float_map(background, level, product_header(header, "BACKGROUND", "adu", inputs,
+                                                      [*cards, median]))  # fmt: skip
+    del level
+    cards = [
+        *cards,
+        kw.RMSBIAS.card(GAUSSIAN_RMS_BIAS),
+        kw.RMSMED.card(round(smooth_median(noise), 4)),
+    ]
+    write_float_map(rms, noise, product_header(header, "BKGRMS", "adu", inputs, cards))
+
+
+def smooth_median(image: np.ndarray) -> float:
+    """Median of a smooth map from every 8th pixel along both axes (same units)."""
+    return float(np.median(image[::8, ::8]))
+
+
+def checked_frame(frame, mesh: BackgroundParams):
+    """The frame's pixels (native float32, ADU) and header, checked by :func:`check_frame`."""
+    data, header = read_image(frame)
+    log.info(f"read {frame}: {data.shape[1]}x{data.shape[0]} px")
+    check_frame(frame, data, mesh)
+    return data, header
+
+
+def check_frame(frame, data: np.ndarray, mesh: BackgroundParams) -> None:
+    """Raise InputError when a frame has no valid pixel or is smaller than one box."""
+    try:
+        check_box(data.shape, mesh)
+    except ValueError as error:
+        raise InputError(f"{frame}: {error}") from None
+    if not np.isfinite(data).any():
+        raise InputError(f"{frame}: no finite pixel in the frame")
+
+
+def mask_and_background(
+    frame, mask, background, rms, params: MaskParams, mesh: BackgroundParams, specs,
+    invalid: blanks.InvalidSpec = blanks.NOTHING_MORE, frame_digest=None,
+):  # fmt: skip
+    """The whole image chain of one frame, reading it once.
+
+    Writes the final mask (iterated source mask with the configured circles
+    merged, uint8 bits) and the background and background RMS maps fitted
+    without the masked pixels (ADU). ``frame_digest``, the frame's SHA-256 if
+    known, goes into every header (FRAMESHA) so a product can be checked
+    against the frame it was made from. Nothing is written when any step fails.
+    """
+    data, header = checked_frame(frame, mesh)
+    placed = frame_circles(frame, header, specs)
+    identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
+    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    cards += merge_circles(bits, placed)
+    bkg, noise, fit_cards = fit_background(frame, data, bits, mesh)
+    write_mask(mask, bits, product_header(header, "MASK", "", mask_inputs(frame, invalid),
+                                          identity + cards))  # fmt: skip
+    inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask}
+    write_background_maps(bkg, noise, identity + fit_cards, header, (background, rms), inputs)

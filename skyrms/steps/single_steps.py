@@ -1,0 +1,51 @@
+"""The chain's steps one at a time, for the ``skyrms`` command: source mask, circles, maps.
+
+The workflow runs them as one job (:mod:`skyrms.steps.mask_and_background`); these
+write the intermediate products too, with the same header cards.
+"""
+
+from skyrms.io import keywords as kw
+from skyrms.io.fitsfiles import check_frame_shape, read_header, read_mask, write_mask
+from skyrms.io.provenance import product_header
+from skyrms.science import blanks
+from skyrms.science.background import BackgroundParams
+from skyrms.science.source_mask import MaskParams
+from skyrms.steps.mask_and_background import (
+    checked_frame,
+    detect_sources,
+    fit_background,
+    frame_circles,
+    mask_inputs,
+    merge_circles,
+    write_background_maps,
+)
+
+
+def source_mask(
+    frame, output, params: MaskParams, mesh: BackgroundParams, invalid=blanks.NOTHING_MORE
+) -> None:
+    """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles)."""
+    data, header = checked_frame(frame, mesh)
+    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    inputs = mask_inputs(frame, invalid)
+    write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards))
+
+
+def circular_mask(frame, source_mask_path, output, specs: list[dict]) -> None:
+    """Merge the configured circles that touch ``frame`` into a source mask file."""
+    header = read_header(frame)
+    bits, source_header = read_mask(source_mask_path)
+    cards = [c for c in source_header.cards if c.keyword.startswith(kw.SOURCE_MASK_CARDS)]
+    cards += merge_circles(bits, frame_circles(frame, header, specs))
+    inputs = {kw.IN_FRAME: frame, kw.IN_SMASK: source_mask_path}
+    write_mask(output, bits, product_header(header, "MASK", "", inputs, cards))
+
+
+def masked_background_maps(frame, mask_path, background, rms, mesh: BackgroundParams) -> None:
+    """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels."""
+    data, header = checked_frame(frame, mesh)
+    bits, _ = read_mask(mask_path)
+    check_frame_shape(mask_path, "mask", bits.shape, data.shape)
+    bkg, noise, cards = fit_background(frame, data, bits, mesh)
+    inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask_path}
+    write_background_maps(bkg, noise, cards, header, (background, rms), inputs)

@@ -1,0 +1,164 @@
+"""The background step against SExtractor's own check-images of a real frame."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from skyrms.io.fitsfiles import native_float32, read_image
+from skyrms.science.background import (
+    GAUSSIAN_RMS_BIAS,
+    BackgroundParams,
+    NoBackground,
+    check_box,
+    coarse_background,
+    estimate,
+    free_fractions,
+    mesh_usage,
+    unbiased_rms,
+)
+from tests.helpers import REPO
+
+REFERENCE = REPO.parent / "shared" / "reference" / "sextractor"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference data not found at {REFERENCE} (../shared beside the checkout)")
+    data, _ = read_image(REFERENCE / "image.fits")
+    back = fits.getdata(REFERENCE / "back.fits")
+    rms = fits.getdata(REFERENCE / "rms.fits")
+    return data, back, rms
+
+
+def test_reproduces_sextractor_background_and_rms(reference):
+    data, back, rms = reference
+    bkg = estimate(data, box_size=64, filter_size=3)
+    assert np.max(np.abs(bkg.back() / back - 1)) < 1e-4
+    assert np.max(np.abs(bkg.rms() / rms - 1)) < 1e-4
+
+
+def test_mask_changes_the_estimate_only_where_sources_sit(reference):
+    data, back, _ = reference
+    bright = data > np.percentile(data, 99)
+    masked = estimate(data, bright, box_size=64, filter_size=3).back()
+    assert np.median(masked) < np.median(back)
+    assert np.max(np.abs(masked / back - 1)) < 0.05
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, 1e30, 0.0])
+def test_masked_pixels_are_ignored_whatever_they_hold(reference, value):
+    data, _, _ = reference
+    bright = data > np.percentile(data, 99)
+    expected = estimate(data, bright, box_size=64, filter_size=3)
+    filled = np.where(bright, np.float32(value), data)
+    got = estimate(filled, bright.astype(np.uint8), box_size=64, filter_size=3)  # any mask type
+    assert np.array_equal(got.back(), expected.back())
+    assert np.array_equal(got.rms(), expected.rms())
+
+
+def test_big_endian_input_is_converted_once():
+    big = np.arange(12, dtype=">f4").reshape(3, 4)
+    native = native_float32(big)
+    assert native.dtype.isnative and native.dtype == np.float32
+    assert np.array_equal(native, big)
+    assert native_float32(native) is native
+    assert big.dtype == ">f4" and big[2, 3] == 11  # the caller's array is left as it was
+
+
+def test_owned_big_endian_pixels_are_swapped_in_place():
+    big = np.arange(12, dtype=">f4").reshape(3, 4)
+    native = native_float32(big, owned=True)
+    assert native.dtype.isnative and native.dtype == np.float32
+    assert np.shares_memory(native, big)  # no second frame in memory
+    assert np.array_equal(native, np.arange(12, dtype=np.float32).reshape(3, 4))
+    read_only = np.arange(12, dtype=">f4")
+    read_only.flags.writeable = False
+    assert not np.shares_memory(native_float32(read_only, owned=True), read_only)
+
+
+@pytest.mark.parametrize(
+    ("shape", "box", "filt", "message"),
+    [((100, 200), 150, 3, "larger than the frame"), ((100, 200), 0, 3, "must be >= 1")],
+)
+def test_box_that_does_not_fit_is_refused(shape, box, filt, message):
+    with pytest.raises(ValueError, match=message):
+        check_box(shape, BackgroundParams(box, filt))
+
+
+@pytest.mark.parametrize(("box", "sigma"), [(32, 3.0), (64, 10.0), (256, 50.0)])
+def test_unbiased_rms_recovers_the_sigma_of_gaussian_noise(box, sigma):
+    rng = np.random.default_rng(box)
+    frame = (100 + rng.normal(0, sigma, (2048, 2048))).astype(np.float32)
+    bkg = estimate(frame, box_size=box, filter_size=3)
+    assert np.median(bkg.rms()) / sigma == pytest.approx(GAUSSIAN_RMS_BIAS, abs=0.002)
+    assert np.median(unbiased_rms(bkg, box)) / sigma == pytest.approx(1, abs=0.002)
+
+
+def noise(shape=(512, 512), sigma=5.0, seed=4):
+    return (100 + np.random.default_rng(seed).normal(0, sigma, shape)).astype(np.float32)
+
+
+def test_free_fractions_count_every_box_including_the_narrow_last_ones():
+    masked = np.zeros((100, 150), dtype=bool)
+    masked[:64, :64] = True
+    masked[64:, 128:] = True
+    assert free_fractions(masked, 64).tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 0.0]]
+    assert mesh_usage(masked, 64) == (0, 2)
+
+
+def test_a_box_mostly_masked_is_estimated_from_its_free_pixels():
+    """70% of every box masked (and filled with nonsense): SEP alone would drop every box and
+    return 0 / 1; the estimate from the free 30% recovers the level and the noise."""
+    frame = noise()
+    masked = np.zeros(frame.shape, dtype=bool)
+    masked[:, np.arange(512) % 10 < 7] = True
+    frame[masked] = 1e6
+    bkg = estimate(frame, masked, 64, 3)
+    error = np.abs(bkg.back() - 100) / 5  # sigma; 1,229 free pixels a box
+    assert np.median(error) < 0.04 and error.max() < 0.25
+    assert np.median(unbiased_rms(bkg, 64)) == pytest.approx(5, rel=0.02)
+    assert frame[0, 0] == 1e6  # the caller's pixels are untouched
+
+
+def test_the_same_mask_gives_the_same_maps():
+    frame = noise()
+    masked = np.zeros(frame.shape, dtype=bool)
+    masked[:, np.arange(512) % 10 < 7] = True
+    first = estimate(frame, masked, 64, 3).back()
+    assert np.array_equal(first, estimate(frame, masked, 64, 3).back())
+
+
+def test_no_box_with_a_fifth_free_is_no_background():
+    frame = noise()
+    masked = np.zeros(frame.shape, dtype=bool)
+    masked[:, np.arange(512) % 10 < 9] = True
+    with pytest.raises(NoBackground, match="no 64-px box has 20% of its pixels free"):
+        estimate(frame, masked, 64, 3)
+
+
+def test_the_rms_map_never_dips_below_its_mesh():
+    """Noise of 1 and 100 ADU side by side: SEP's spline dips below zero at the step; the
+    map is kept at its smallest mesh value (a box centre)."""
+    rng = np.random.default_rng(4)
+    frame = 100 + np.concatenate([rng.normal(0, 1, (512, 256)), rng.normal(0, 100, (512, 256))], 1)
+    bkg = estimate(frame.astype(np.float32), None, 64, 3)
+    assert bkg.rms().min() < 0
+    rms = unbiased_rms(bkg, 64)
+    assert rms.min() == pytest.approx(rms[32::64, 32::64].min()) and rms.min() > 0.5
+
+
+def test_a_frame_without_any_noise_has_no_rms():
+    with pytest.raises(NoBackground, match="no mesh box has any noise"):
+        unbiased_rms(estimate(np.full((256, 256), 7.0, np.float32), None, 64, 3), 64)
+
+
+def test_the_coarse_background_keeps_a_large_source_that_the_fine_one_takes_in():
+    """A disk of +4 sigma, 200 px across: the fine mesh (64 px) follows it, the coarse one
+    (256 px) much less, so the correction (fine - coarse) / RMS is positive on it."""
+    frame = noise((1024, 1024))
+    y, x = np.ogrid[:1024, :1024]
+    frame[(x - 512) ** 2 + (y - 512) ** 2 < 100**2] += 20.0
+    coarse = coarse_background(frame, np.zeros(frame.shape, bool), 64, 3)
+    assert coarse.factor == 8 and coarse.correction.shape == (128, 128)
+    assert coarse.correction[64, 64] > 0.5 and np.abs(coarse.correction[:10, :10]).max() < 0.15

@@ -1,0 +1,60 @@
+"""One configuration loader: config.yaml validated against the schema, for every reader."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from skyrms import cli, config
+from skyrms.io.fitsfiles import InputError
+from skyrms.science.background import BackgroundParams
+from skyrms.science.blanks import InvalidSpec
+from skyrms.science.source_mask import MaskParams
+from tests.helpers import REPO
+
+
+def test_the_shipped_configuration_is_valid_and_gets_every_default():
+    settings = config.load(REPO / "config.yaml")
+    assert settings["source_mask"]["grow_sigma"] == 1.5
+    assert settings["calibration"]["default_ncombine"]["science"] >= 1
+    assert settings["outputs"]["results"] == "results"
+
+
+@pytest.mark.parametrize(
+    ("kind", "section"),
+    [(MaskParams, "source_mask"), (BackgroundParams, "background"), (InvalidSpec, "background")],
+)
+def test_the_science_defaults_are_the_schema_defaults(kind, section):
+    """The CLI without --configfile uses the dataclasses' defaults: the workflow's own."""
+    defaults = config.validated({"inputs": {"root": "x"}})[section]
+    for field in dataclasses.fields(kind):
+        assert getattr(kind(), field.name) == defaults[field.name], field.name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("inputs: {root: x}\nbackground: {box_size: -3}\n",
+         "bad.yaml: background.box_size: -3 is less than the minimum of 1"),
+        ("inputs: {root: x}\nsource_mask: {sigmaa: 3}\n",
+         "bad.yaml: source_mask: Additional properties are not allowed ('sigmaa' was unexpected)"),
+        ("background: {box_size: 64}\n", "bad.yaml: top level: 'inputs' is a required property"),
+        ("- a list\n", "bad.yaml: not a configuration (a YAML mapping is needed)"),
+    ],
+)  # fmt: skip
+def test_a_bad_configuration_is_one_line_naming_the_file_and_the_setting(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        config.load(path)
+    assert str(error.value) == f"{path.parent}/{message}"
+
+
+@pytest.mark.parametrize("command", [["run", "frame.fits"], ["products"]])
+def test_the_command_line_validates_the_configuration_too(tmp_path, capsys, command):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"inputs": {"root": "x"}, "background": {"box_size": 0}}))
+    assert cli.main([*command, "--configfile", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"skyrms: error: {path}: background.box_size: 0 is less than the minimum of 1"
+    )

@@ -1,0 +1,106 @@
+"""The package's layers: who may import whom, checked on the source, and drawn in the docs.
+
+science (arrays in, arrays out) and io (files) never import each other; steps, the
+master lookup, the CLI and the browser sit above them; nothing imports benchmarks/;
+no import cycles. docs/development.md draws the same graph (mermaid), kept in step here.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).parents[2]
+PACKAGE = REPO / "skyrms"
+
+ALLOWED = {
+    "science": {"science"},
+    "io": {"io", "__init__"},
+    "master_lookup": {"io"},
+    "steps": {"steps", "science", "io", "master_lookup"},
+    "job": {"io"},
+    "config": {"io"},
+    "demo": {"demo", "io"},
+    "browse": {"io"},
+    "cli": {"__init__", "browse", "config", "io", "science", "steps"},
+    "__init__": set(),
+}
+"""Layer -> the layers its modules may import (their own included)."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Modules of skyrms (and benchmarks) that a source file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    return {name for name in found if name in modules or name.split(".")[0] == "benchmarks"}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return "__init__" if len(parts) == 1 else parts[1]
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_every_module_belongs_to_a_known_layer():
+    assert {layer(m) for m in graph()} <= set(ALLOWED)
+
+
+def test_imports_follow_the_layers():
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if target.startswith("benchmarks") or layer(target) not in ALLOWED[layer(module)]
+    ]
+    assert not wrong, wrong
+
+
+def test_science_and_io_never_import_each_other():
+    edges = {(layer(m), layer(t)) for m, ts in graph().items() for t in ts}
+    assert ("science", "io") not in edges and ("io", "science") not in edges
+
+
+def test_no_import_cycles():
+    modules = graph()
+    visiting, done = set(), set()
+
+    def visit(module, trail):
+        if module in done:
+            return
+        assert module not in visiting, " -> ".join([*trail, module])
+        visiting.add(module)
+        for target in modules.get(module, ()):
+            if target in modules and target != module:
+                visit(target, [*trail, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in modules:
+        visit(module, [])
+
+
+def test_the_drawing_in_the_docs_is_the_import_graph():
+    text = (REPO / "docs" / "development.md").read_text()
+    drawing = re.search(r"```mermaid\n(.*?)```", text, re.S).group(1)
+    drawn = set(re.findall(r"^\s*(\w+) --> (\w+)\s*$", drawing, re.M))
+    actual = {
+        (layer(m), layer(t))
+        for m, ts in graph().items()
+        for t in ts
+        if layer(m) != layer(t) and layer(t) != "__init__"
+    }
+    assert drawn == actual

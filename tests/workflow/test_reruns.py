@@ -1,0 +1,165 @@
+"""Nightly operation: after each data sync only what is stale rebuilds (real snakemake)."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+from astropy.io import fits
+
+from skyrms.demo import survey
+from tests.helpers import REPO, planned_jobs, snakemake
+
+FRAMES, _ = survey.plan()
+CHAIN = {"mask_and_background", "propagated_rms", "quicklook"}
+CALIBRATED = {"propagated_rms", "quicklook"}
+TABLES = {("summary", None), ("all", None)}
+
+
+def key_of(frame):
+    return os.path.relpath(frame.relpath, "scidata")[:-5]
+
+
+def dry_run(workdir, config=None):
+    return planned_jobs(snakemake(workdir, "--dry-run", config=config).stdout)
+
+
+def inputs(workdir):
+    return sorted((workdir / "demo").rglob("*.fits"))
+
+
+def test_rewritten_inputs_with_new_times_rebuild_nothing(synced):
+    for path in inputs(synced):
+        copy = path.with_name(path.name + ".copy")
+        shutil.copyfile(path, copy)  # a copy that does not keep times
+        os.replace(copy, path)
+        os.utime(path, (time.time() + 60, time.time() + 60))
+    assert dry_run(synced) == set()
+
+
+def test_a_frame_whose_pixels_changed_rebuilds_alone(synced):
+    frame = FRAMES[3]
+    with fits.open(synced / "demo" / frame.relpath, mode="update") as hdul:
+        hdul[0].data[100:110, 200:210] += 500.0
+    assert dry_run(synced) == {(rule, key_of(frame)) for rule in CHAIN} | TABLES
+
+
+def test_newly_synced_frames_run_alone(synced):
+    frame = FRAMES[0]
+    source = synced / "demo" / frame.relpath
+    new = source.with_name(source.name.replace("_023108_", "_023999_"))
+    shutil.copy(source, new)
+    new_key = os.path.relpath(new, synced / "demo" / "scidata")[:-5]
+    planned = dry_run(synced)
+    assert planned == {(rule, new_key) for rule in CHAIN} | TABLES | {("frames", None)}
+
+
+def test_a_changed_parameter_reruns_the_rules_it_affects(synced):
+    everything = {key_of(f) for f in FRAMES}
+    circles = [{"name": "star", "x": 100, "y": 100, "radius_pix": 10}]
+    planned = dry_run(synced, config={"circular_masks": circles})
+    assert planned == {(r, k) for r in CHAIN for k in everything} | TABLES
+    # the run wrote its config.yaml with sorted keys; the shipped file has its own order
+    (synced / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(synced), "--cores", "2", "--dry-run"]  # fmt: skip
+    same = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert planned_jobs(same.stdout) == set()  # the same settings in another order
+    planned = dry_run(synced, config={"calibration": {"dark_bias": "independent"}})
+    assert planned == {(r, k) for r in CALIBRATED for k in everything} | TABLES
+    planned = dry_run(synced, config={"background": {"box_size": 96}})
+    assert planned == {(r, k) for r in CHAIN for k in everything} | TABLES
+
+
+def products(workdir):
+    """The per-frame product files made so far."""
+    return [p for p in (workdir / "results" / "7DT").rglob("*") if not p.name.startswith(".")]
+
+
+def assert_every_product_complete(results):
+    """Whatever sits at a product path opens, with valid FITS checksums or as JSON."""
+    for product in results.rglob("*"):
+        if product.name.startswith(".") or not product.is_file():
+            continue
+        if product.name.endswith(".fits"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with fits.open(product, checksum=True) as hdul:
+                    assert hdul[-1].data is not None, product
+        elif product.name.endswith(".json"):
+            json.loads(product.read_text())
+
+
+def test_killed_ten_times_at_random_moments_then_completes_with_the_same_products(
+    demo_run, tmp_path
+):
+    """SIGKILL to snakemake and its jobs (as when a machine goes down), ten times in a row."""
+    workdir = tmp_path / "killed"
+    shutil.copytree(demo_run / "demo", workdir / "demo", symlinks=True)
+    twins = {}  # 22 frames: four demo frames synced twice under another name
+    for frame in FRAMES[:4]:
+        source = workdir / "demo" / frame.relpath
+        twin = source.with_name(source.stem + "_again.fits")
+        shutil.copy(source, twin)
+        twins[key_of(frame) + "_again"] = key_of(frame)
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2",
+    ]  # fmt: skip
+    moments = random.Random(20261125)
+    for _ in range(10):
+        # a random moment: after 0-3 more products, then up to 1.5 s more
+        target = len(products(workdir)) + moments.randint(0, 3)
+        run = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        while len(products(workdir)) < target and run.poll() is None:
+            time.sleep(0.05)
+        time.sleep(moments.uniform(0.0, 1.5))
+        assert run.poll() is None, "the run ended before it was killed"
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        assert_every_product_complete(workdir / "results")
+        snakemake(workdir, "--unlock")
+    snakemake(workdir)
+    keys = {key_of(frame): key_of(frame) for frame in FRAMES} | twins
+    for key, clean_key in keys.items():
+        for suffix in (".mask.fits", ".bkg.fits", ".bkgrms.fits", ".proprms.fits"):
+            mine = fits.getdata(workdir / "results" / (key + suffix), ext=-1)
+            clean = fits.getdata(demo_run / "results" / (clean_key + suffix), ext=-1)
+            assert np.array_equal(mine, clean), (key, suffix)
+    assert not [p for p in (workdir / "results").rglob(".*.tmp")]
+
+
+def test_a_second_run_on_the_same_products_is_refused_and_disjoint_runs_both_finish(
+    demo_run, tmp_path
+):
+    workdir = tmp_path / "shared"
+    shutil.copytree(demo_run / "demo", workdir / "demo", symlinks=True)
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "1",
+    ]  # fmt: skip
+    targets = [f"results/{key_of(frame)}.proprms.fits" for frame in FRAMES[:2]]
+    both = [subprocess.Popen([*command, target], stdout=subprocess.PIPE, text=True)
+            for target in targets]  # fmt: skip
+    assert [run.wait() for run in both] == [0, 0], [run.stdout.read()[-2000:] for run in both]
+    assert all((workdir / target).exists() for target in targets)
+    everything = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    locks = workdir / ".snakemake" / "locks"
+    while not (locks.is_dir() and any(locks.iterdir())) and everything.poll() is None:
+        time.sleep(0.05)
+    refused = snakemake(workdir, config=None, check=False)
+    assert everything.wait() == 0
+    assert refused.returncode != 0
+    assert "Directory cannot be locked" in refused.stdout
+    assert_every_product_complete(workdir / "results")
+    assert "Nothing to be done" in snakemake(workdir).stdout

@@ -1,0 +1,81 @@
+"""Selecting frames, writing beside them, and refusing bad configurations, via snakemake."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from skyrms import cli
+from skyrms.demo import survey
+from tests.helpers import REPO, snakemake
+
+FRAMES, _ = survey.plan()
+CHAIN = (".mask.fits", ".bkg.fits", ".bkgrms.fits")
+BESIDE = (*CHAIN, ".masters.json", ".proprms.fits")
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def archive(demo_run, tmp_path):
+    """A real (non-demo) archive: the demo frames of tile T01462, unit 7DT02, copied."""
+    root = tmp_path / "scidata"
+    shutil.copytree(demo_run / "demo" / "calib", tmp_path / "calib")
+    for frame in FRAMES:
+        if frame.object == "T01462" and frame.unit == "7DT02":
+            target = root / Path(frame.relpath).relative_to("scidata")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(demo_run / "demo" / frame.relpath, target)
+    return root
+
+
+def real_data(root, **inputs):
+    """Configuration for an archive at ``root`` with the demo's master library beside it."""
+    return {
+        "demo": {"enabled": False},
+        "inputs": {"root": str(root), **inputs},
+        "calibration": {"root": str(root.parent / "calib")},
+    }
+
+
+def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_path):
+    frames = sorted(archive.rglob("*.fits"))
+    before = {f: digest(f) for f in frames}
+    config = real_data(archive, pattern="*_100.fits") | {"outputs": {"beside_inputs": True}}
+    snakemake(tmp_path / "run", config=config)
+    for frame in frames:
+        made = [frame.with_name(frame.name[:-5] + s).exists() for s in BESIDE]
+        assert made == [frame.name.endswith("_100.fits")] * len(BESIDE)
+        assert digest(frame) == before[frame]
+    assert not (tmp_path / "run" / "results" / "7DT").exists()
+    assert (tmp_path / "run" / "results" / "logs" / "mask_and_background").is_dir()
+
+
+def test_selection_by_filter_and_an_explicit_list(archive, tmp_path):
+    run = snakemake(tmp_path / "a", "--dry-run", config=real_data(archive, filter="m600"))
+    assert run.stdout.count("rule mask_and_background:") == 2
+    listing = tmp_path / "tonight.txt"
+    chosen = sorted(archive.rglob("*_r_*.fits"))[:1]
+    listing.write_text("# one r frame\n" + "\n".join(map(str, chosen)) + "\n")
+    run = snakemake(tmp_path / "b", "--dry-run", config=real_data(archive, path_list=str(listing)))
+    assert run.stdout.count("rule mask_and_background:") == 1
+    assert chosen[0].name[:-5] in run.stdout
+
+
+def test_command_line_gives_the_workflows_products(demo_run, tmp_path):
+    frame = next(f for f in FRAMES if f.object == survey.GALAXY["object"])
+    path = demo_run / "demo" / frame.relpath
+    assert (
+        cli.main(["run", str(path), "-o", str(tmp_path), "--configfile", str(REPO / "config.yaml")])
+        == 0
+    )
+    key = demo_run / "results" / Path(frame.relpath).relative_to("scidata")
+    for suffix in CHAIN:
+        mine = fits.getdata(tmp_path / (path.name[:-5] + suffix), ext=-1)
+        theirs = fits.getdata(str(key)[:-5] + suffix, ext=-1)
+        assert np.array_equal(mine, theirs), suffix

@@ -1,0 +1,127 @@
+"""Selection: which frames this run processes, and where their products go.
+
+At parse time: searches inputs.root (or reads the path list) for the selected
+frames, and checks that the results folder (and with beside_inputs every
+frame's folder) can be written, before any job starts.
+"""
+
+import tempfile
+
+from skyrms.io import discovery
+
+
+def selected_frames():
+    """Frame paths: the explicit list if one is given, else a search of ROOT."""
+    inputs = SETTINGS["inputs"]
+    listed = inputs["paths"] + (
+        discovery.read_path_list(inputs["path_list"]) if inputs["path_list"] else []
+    )
+    return listed or discovery.discover(ROOT, discovery.Selection.from_config(inputs))
+
+
+def keyed_frames():
+    """Frames by key, with a one-line error when the selection is empty or clashes."""
+    try:
+        frames = discovery.frames_by_key(selected_frames(), ROOT)
+    except (OSError, ValueError) as error:
+        raise WorkflowError(f"inputs: {error}") from None
+    if not frames:
+        raise WorkflowError(
+            f"inputs: no frame under {ROOT} matches the selection in the configuration"
+        )
+    return frames
+
+
+def check_writable(folder, setting):
+    """Stop before any work when ``folder`` cannot be created or written to."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise WorkflowError(
+            f"{setting}: cannot write to {folder} ({error.strerror})"
+        ) from None
+
+
+def check_output_folders():
+    """The results folder, and with beside_inputs every frame's folder, must be writable."""
+    check_writable(RESULTS, "outputs.results")
+    if SETTINGS["outputs"]["beside_inputs"]:
+        for folder in sorted({os.path.dirname(path) for path in FRAMES.values()}):
+            check_writable(folder, "outputs.beside_inputs")
+
+
+FRAMES = keyed_frames()
+check_output_folders()
+
+
+def product(kind):
+    """Path pattern of a per-frame product, e.g. product("bkg") (see discovery.PRODUCTS)."""
+    return os.path.join(OUTDIR, f"{{key}}{discovery.PRODUCTS[kind]}")
+
+
+def frame_products(*kinds):
+    """Per frame key, the paths of its products of these kinds: {key: {kind: path}}."""
+    return {
+        key: {
+            kind: os.path.join(OUTDIR, key + discovery.PRODUCTS[kind]) for kind in kinds
+        }
+        for key in FRAMES
+    }
+
+
+def products_of_all_frames(*kinds):
+    """Every selected frame's products of these kinds."""
+    return flat(frame_products(*kinds))
+
+
+def flat(products):
+    """The paths of a {key: {kind: path}} mapping, in one list."""
+    return [path for paths in products.values() for path in paths.values()]
+
+
+SUMMARIZED = frame_products(
+    "mask", "bkg", "bkgrms", *(("proprms",) if CALIBRATION["enabled"] else ())
+)
+"""Per frame key, the products whose headers the summary reads."""
+
+
+def final_products():
+    """What a run makes: the frame table, the summary and the quick-looks if asked for.
+
+    The summary stands for every frame's maps (it reads their headers), which
+    keeps the job graph small for large archives.
+    """
+    tables = [os.path.join(RESULTS, name) for name in ("frames.tsv", "summary.tsv")]
+    if SETTINGS["outputs"]["quicklook"]:
+        return tables + products_of_all_frames("quicklook")
+    return tables
+
+
+def where_things_are():
+    """The lines printed at the end of a successful run: where to look next."""
+    lines = [
+        f"skyrms: {len(FRAMES)} frames. Summary: {os.path.join(RESULTS, 'summary.tsv')}",
+        (
+            f"Products: beside each frame in {ROOT}"
+            if OUTDIR == ROOT
+            else f"Products: {OUTDIR}/"
+        ),
+        f"Logs: {os.path.join(RESULTS, 'logs')}/",
+        "Report: snakemake --report report.html (summary and quick-looks, with captions)",
+        "Browse: skyrms products --configfile config.yaml",
+    ]
+    if SETTINGS["outputs"]["quicklook"]:
+        lines.insert(2, f"Quick-looks: {OUTDIR}/**/*.quicklook.png")
+    return "\n".join(lines)
+
+
+def log_of(rule):
+    """Path pattern of a rule's per-frame log file."""
+    return os.path.join(RESULTS, "logs", rule, "{key}.log")
+
+
+def benchmark_of(rule):
+    """Path pattern of a rule's per-frame benchmark table."""
+    return os.path.join(RESULTS, "benchmarks", rule, "{key}.tsv")
