@@ -104,3 +104,25 @@ def test_the_drawing_in_the_docs_is_the_import_graph():
         if layer(m) != layer(t) and layer(t) != "__init__"
     }
     assert drawn == actual
+
+
+def test_header_keywords_are_spelled_in_one_module_only():
+    """Every header keyword is written as a string in skyrms/io/keywords.py alone; writers
+    and readers elsewhere use its names (a quoted keyword anywhere else fails)."""
+    from skyrms.io import keywords
+
+    names = {str(v) for v in vars(keywords).values() if isinstance(v, keywords.Keyword)}
+    names |= {
+        f.pattern.split("{")[0] for f in vars(keywords).values() if isinstance(f, keywords.Family)
+    }
+    names.discard("")
+    sources = [*PACKAGE.rglob("*.py"), *(REPO / "scripts").glob("*.py"),
+               *(REPO / "workflow" / "rules").glob("*.smk"), REPO / "Snakefile"]  # fmt: skip
+    found = [
+        f"{path.relative_to(REPO)}: {name}"
+        for path in sources
+        if path != PACKAGE / "io" / "keywords.py"
+        for name in names
+        if re.search(rf"[\"']{re.escape(name)}[\"'{{]", path.read_text())
+    ]
+    assert len(names) > 80 and not found, found
