@@ -12,6 +12,7 @@ include: "workflow/rules/selection.smk"
 include: "workflow/rules/lookup.smk"
 include: "workflow/rules/resources.smk"
 include: "workflow/rules/chain.smk"
+include: "workflow/rules/masters.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/report.smk"
 

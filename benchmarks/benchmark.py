@@ -54,7 +54,7 @@ from astropy.io import fits
 
 from skyrms import job
 from skyrms.io.fitsfiles import compressed_map
-from skyrms.io.keywords import FLAT_ERROR_EXTENSION
+from skyrms.io.keywords import ERROR_EXTENSION
 from skyrms.science.noise_model import MAD_TO_SIGMA
 from skyrms.science.source_mask import FILTERED_NOISE
 
@@ -198,7 +198,7 @@ def written_out_rms(header, sky, bias, dark, flat) -> np.ndarray:
     bias_header, bias_pixels = read_native(bias)
     dark_header, dark_signal = read_native(dark)
     _, flat_pixels = read_native(flat)
-    _, flat_error = read_native(flat, FLAT_ERROR_EXTENSION)
+    _, flat_error = read_native(flat, ERROR_EXTENSION)
     n_bias = bias_header.get("NCOMBINE", DEFAULT_NCOMBINE["master"])
     n_dark = dark_header.get("NCOMBINE", DEFAULT_NCOMBINE["master"])
     steps = np.diff(bias_pixels[:: max(1, len(bias_pixels) // 256)], axis=1)

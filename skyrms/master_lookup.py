@@ -121,9 +121,13 @@ def preference(master: Master, frame: Observation):
 
 
 def choose(
-    frame: Observation, groups: dict, max_days: dict[str, float], dark_exptime: str = "exact"
+    frame: Observation,
+    groups: dict,
+    max_days: dict[str, float],
+    dark_exptime: str = "exact",
+    types: tuple[str, ...] = TYPES,
 ) -> dict[str, Pick]:
-    """The chosen master of each type for ``frame``.
+    """The chosen master of each of ``types`` for ``frame``.
 
     ``max_days`` gives the largest allowed time distance per type (days);
     ``dark_exptime`` is "exact" (the dark's EXPTIME must equal the frame's) or
@@ -131,7 +135,7 @@ def choose(
     :class:`NoMasterError` naming the type, the frame and the nearest candidate.
     """
     chosen = {}
-    for imagetyp in TYPES:
+    for imagetyp in types:
         group = groups.get((frame.observatory, frame.telkey, frame.unit, imagetyp), [])
         candidates = [m for m in group if matches(m, frame, dark_exptime)]
         within = [m for m in candidates if abs(m.mjd - frame.mjd) <= max_days[imagetyp]]

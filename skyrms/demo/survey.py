@@ -586,9 +586,7 @@ def _calibrated_frame(root, frame, shape, seed, star_table):
     flat = _true_flat(frame.unit, frame.filter, tuple(shape))
     rng = np.random.default_rng([seed, frame.index])
     bias_level = BIAS_LEVEL[frame.unit]
-    raw = physics.expose(
-        model, flat, bias_level, frame.exptime, DETECTOR, frame.ncombine or 1, rng
-    )
+    raw = physics.expose(model, flat, bias_level, frame.exptime, DETECTOR, frame.ncombine or 1, rng)
     masters = frame_masters(frame)
     bias, dark, mflat = (_read(root / m.relpath) for m in masters)
     cal = physics.calibrate(raw, bias, dark, masters[1].exptime, mflat, frame.exptime)
@@ -678,7 +676,7 @@ def _write_flat(path, flat, header, error):
     err_header = fits.Header([("COMMENT", "1-sigma error of the master flat per pixel")])
     hdus = [
         fits.PrimaryHDU(np.asarray(flat, dtype=np.float32), header),
-        fits.ImageHDU(np.asarray(error, dtype=np.float32), err_header, name=kw.FLAT_ERROR_EXTENSION),
+        fits.ImageHDU(np.asarray(error, dtype=np.float32), err_header, name=kw.ERROR_EXTENSION),
     ]
     atomic_write(fits.HDUList(hdus), path, checksum=False)
 

@@ -75,8 +75,18 @@ INDEXED = (
 )  # fmt: skip
 """Keywords the header index keeps for every input file."""
 
-FLAT_ERROR_EXTENSION = "ERR"
-"""EXTNAME of a master flat's image extension holding its 1-sigma error (flat units)."""
+ERROR_EXTENSION = "ERR"
+"""EXTNAME of a master's image extension holding its 1-sigma error per pixel (its units)."""
+READ_NOISE_EXTENSION = "RDNOISE"
+"""EXTNAME of a master bias's image extension holding the read noise per pixel, e-."""
+INPUTS_EXTENSION = "INPUTS"
+"""EXTNAME of a built master's table of input frames: path, SHA-256, DATE-OBS."""
+
+# Masters built by skyrms (read back by the propagation).
+COMBMETH = Keyword("COMBMETH", "combination: mean, median, sigma_clip or minmax")
+CLIPSIG = Keyword("CLIPSIG", "sigma_clip threshold, robust sigma")
+CLIPLOW = Keyword("CLIPLOW", "minmax: lowest values dropped per pixel")
+CLIPHIGH = Keyword("CLIPHIGH", "minmax: highest values dropped per pixel")
 
 # Every product: what it is and where it came from.
 PRODTYPE = Keyword("PRODTYPE", "skyrms product type")
@@ -135,6 +145,10 @@ DARKSCAL = Keyword("DARKSCAL", "EXPTIME / dark EXPTIME")
 COMBINE = Keyword("COMBINE", "how the masters were combined")
 DARKBIAS = Keyword("DARKBIAS", "bias in the master dark")
 FLATERR = Keyword("FLATERR", "flat error map used")
+BIASERR = Keyword("BIASERR", "master bias error map used")
+DARKERR = Keyword("DARKERR", "master dark error map used")
+CFACBIAS = Keyword("CFACBIAS", "variance factor of the master bias's combination")
+CFACDARK = Keyword("CFACDARK", "variance factor of the master dark's combination")
 PROPMED = Keyword("PROPMED", "median of this map, ADU")
 IMGMED = Keyword("IMGMED", "median image-based RMS (IN_RMS), ADU")
 RMSRATIO = Keyword("RMSRATIO", "median propagated / image-based RMS")

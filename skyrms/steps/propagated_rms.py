@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,16 +13,18 @@ from skyrms.io.fitsfiles import (
     InputError,
     atomic_path,
     check_frame_shape,
+    image_hdu,
+    native_float32,
+    opened_fits,
     read_image,
-    read_image_and_extension,
     read_rows,
-    read_rows_and_header,
     sample_rows,
     write_float_map,
 )
 from skyrms.io.header_values import number_of
 from skyrms.io.provenance import product_header
 from skyrms.master_lookup import TYPES
+from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
 
 log = logging.getLogger(__name__)
@@ -64,97 +67,161 @@ def header_number(header, keyword: str, what, default=None, assumed=None) -> flo
     return default
 
 
-def read_master(path, shape):
-    """A master's pixels and header, checked against the frame's shape."""
-    data, header = read_image(path)
-    check_frame_shape(path, "master", data.shape, shape)
-    return data, header
+@dataclass
+class Master:
+    """A chosen master, opened once and memory-mapped: its maps are read a slab at a time.
+
+    ``image`` is its first 2-d image HDU; ``error`` its ERR extension (1-sigma error,
+    its units) and ``read_noise`` its RDNOISE extension (master bias: e- per pixel),
+    None when absent.
+    """
+
+    path: str
+    header: object
+    image: object
+    error: object = None
+    read_noise: object = None
+
+    @staticmethod
+    def rows(hdu, rows: slice) -> np.ndarray | None:
+        """Rows of one of the master's maps as native float32 (None for an absent map)."""
+        return None if hdu is None else native_float32(hdu.section[rows])
 
 
-def flat_pixels(path, shape):
-    """Master flat and its error map (None without an ERR extension), read at once, checked."""
-    flat, header, error = read_image_and_extension(path, kw.FLAT_ERROR_EXTENSION)
-    check_frame_shape(path, "master", flat.shape, shape)
-    if not np.all(flat > 0):
-        raise InputError(
-            f"{path}: master flat has {np.count_nonzero(~(flat > 0))} pixels <= 0 or NaN"
-        )
-    if error is None:
-        log.warning(
-            f"{path}: no {kw.FLAT_ERROR_EXTENSION} extension; the flat's own error is left out"
-        )
-    return flat, error, header
+def open_master(stack: ExitStack, path, shape) -> Master:
+    """Open a master (closed with ``stack``) and check its maps against the frame's shape."""
+    hdul = stack.enter_context(opened_fits(path, memmap=True))
+    image = image_hdu(hdul, path)
+    extensions = {  # HDUList has no get(): the first HDU of each name, or None
+        name: next((hdu for hdu in hdul if hdu.name == name), None)
+        for name in (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
+    }
+    for hdu, what in ((image, "master"), *((e, f"{n} map") for n, e in extensions.items() if e)):
+        check_frame_shape(path, what, hdu.shape, shape)
+    return Master(path, image.header, image, *extensions.values())
+
+
+def combination_factor(master: Master, count: int, settings: dict) -> float:
+    """Variance factor ``c`` of a master's combination (see :mod:`skyrms.science.combine`):
+    from its COMBMETH card (masters built by skyrms), else the configured ``combine``."""
+    header = master.header
+    params = CombineParams(
+        method=str(header.get(kw.COMBMETH, settings["combine"])),
+        sigma=float(header.get(kw.CLIPSIG, CombineParams.sigma)),
+        nlow=int(header.get(kw.CLIPLOW, CombineParams.nlow)),
+        nhigh=int(header.get(kw.CLIPHIGH, CombineParams.nhigh)),
+    )
+    try:
+        return variance_factor(params.method, count, params)
+    except ValueError as error:
+        raise InputError(f"{master.path}: {error}") from None
 
 
 @dataclass
 class Calibration:
-    """Everything the noise model needs besides the sky, read from the frame and masters."""
+    """Everything the noise model needs besides the sky: the masters and the keywords.
 
-    dark: np.ndarray
-    flat: np.ndarray
-    flat_error: np.ndarray | None
+    ``read_noise`` is the read noise in e- (None: the master bias's per-pixel map).
+    """
+
+    masters: dict
     egain: float
     exptime: float
     dark_exptime: float
     counts: dict
-    read_noise: float = 0.0
+    factors: dict
+    read_noise: float | None = 0.0
     noise_source: str = ""
     assumed: list = field(default_factory=list)
 
 
-def load_calibration(frame, fields: dict, choice: dict, shape, settings: dict) -> Calibration:
-    """Read the chosen masters (each once) and take the frame's keywords from ``fields``
-    (its header keywords, as the header index holds them); fill defaults with warnings.
+def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) -> Calibration:
+    """Open the chosen masters (each once, memory-mapped, closed with ``stack``) and take the
+    frame's keywords from ``fields`` (its header index entry); fill defaults with warnings.
 
-    Of the master bias only the rows that the read noise needs are read
-    (:func:`skyrms.science.noise_model.read_noise_rows`): three full maps (dark, flat and its
-    error) are held at a time.
+    The read noise is the configured one, else the master bias's per-pixel map, else the
+    frame's RDNOISE, else estimated from rows of the master bias
+    (:func:`skyrms.science.noise_model.read_noise_rows`).
     """
-    paths = {imagetyp: choice[imagetyp]["path"] for imagetyp in TYPES}
+    masters = {t: open_master(stack, choice[t]["path"], shape) for t in TYPES}
+    bias, dark = masters["BIAS"], masters["DARK"]
     default, assumed = settings["default_ncombine"], []
-    rows = [read_noise_rows(shape[0])]
-    bias, bias_header = read_rows_and_header(paths["BIAS"], rows, shape, "master")
-    n_bias = header_number(bias_header, kw.NCOMBINE, paths["BIAS"], default["master"], assumed)
+    counts = {
+        "science": header_number(fields, kw.NCOMBINE, frame, default["science"], assumed),
+        "bias": header_number(bias.header, kw.NCOMBINE, bias.path, default["master"], assumed),
+        "dark": header_number(dark.header, kw.NCOMBINE, dark.path, default["master"], assumed),
+    }
+    counts = {name: int(count) for name, count in counts.items()}
+    factors = {
+        t: combination_factor(masters[t.upper()], counts[t], settings) for t in ("bias", "dark")
+    }
     egain = settings["gain"] or header_number(fields, kw.EGAIN, frame)
     if settings["read_noise"] is not None:
         read_noise, noise_source = settings["read_noise"], "config"
+    elif bias.read_noise is not None:
+        read_noise, noise_source = None, "master bias map"
     elif kw.RDNOISE in fields:
         read_noise, noise_source = header_number(fields, kw.RDNOISE, frame), kw.RDNOISE
     else:
-        read_noise = read_noise_from_bias(bias, egain, int(n_bias), settings["combine"])
+        rows = Master.rows(bias.image, read_noise_rows(shape[0]))
+        read_noise = read_noise_from_bias(rows, egain, counts["bias"], factors["bias"])
         noise_source = "master bias"
-    del bias
-    dark, dark_header = read_master(paths["DARK"], shape)
-    flat, flat_error, _ = flat_pixels(paths["FLAT"], shape)
-    counts = {
-        "science": header_number(fields, kw.NCOMBINE, frame, default["science"], assumed),
-        "bias": n_bias,
-        "dark": header_number(dark_header, kw.NCOMBINE, paths["DARK"], default["master"], assumed),
-    }
+    if masters["FLAT"].error is None:
+        log.warning(
+            f"{masters['FLAT'].path}: no {kw.ERROR_EXTENSION} extension; "
+            "the flat's own error is left out"
+        )
     return Calibration(
-        dark, flat, flat_error,
+        masters,
         egain=egain,
         exptime=header_number(fields, kw.EXPTIME, frame),
-        dark_exptime=header_number(dark_header, kw.EXPTIME, paths["DARK"]),
-        counts={name: int(count) for name, count in counts.items()},
+        dark_exptime=header_number(dark.header, kw.EXPTIME, dark.path),
+        counts=counts,
+        factors=factors,
         read_noise=read_noise,
         noise_source=noise_source,
         assumed=assumed,
     )  # fmt: skip
 
 
+def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dict):
+    """Variance (ADU^2) of the frame's ``rows`` from their sky (ADU) and the masters' rows,
+    and how many pixels of the master flat there are <= 0 or NaN (unusable)."""
+    bias, dark, flat = (cal.masters[t] for t in TYPES)
+    response = Master.rows(flat.image, rows)
+    unusable = np.count_nonzero(~(response > 0))
+    read_noise = cal.read_noise
+    if read_noise is None:
+        read_noise = Master.rows(bias.read_noise, rows)
+    variance = propagated_variance(
+        sky, response, Master.rows(dark.image, rows), egain=cal.egain, read_noise=read_noise,
+        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
+        n_bias=cal.counts["bias"], n_dark=cal.counts["dark"],
+        bias_factor=cal.factors["bias"], dark_factor=cal.factors["dark"],
+        bias_error=Master.rows(bias.error, rows), dark_error=Master.rows(dark.error, rows),
+        flat_error=Master.rows(flat.error, rows), dark_bias=settings["dark_bias"],
+    )  # fmt: skip
+    return variance, unusable
+
+
 def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: dict) -> list:
     """Header cards of the propagated RMS product: the model's inputs and the masters."""
+    bias, dark, flat = (cal.masters[t] for t in TYPES)
+    noise = "map" if cal.read_noise is None else round(cal.read_noise, 4)
     cards = [
         kw.EGAINUSD.card(cal.egain),
-        kw.RDNOISE.card(round(cal.read_noise, 4), f"read noise used, e- ({cal.noise_source})"),
+        kw.RDNOISE.card(noise, f"read noise used, e- ({cal.noise_source})"),
         kw.NCOMBSCI.card(cal.counts["science"]),
         kw.NCOMBBIA.card(cal.counts["bias"]),
         kw.NCOMBDRK.card(cal.counts["dark"]),
         kw.DARKSCAL.card(round(cal.exptime / cal.dark_exptime, 6)),
         kw.COMBINE.card(settings["combine"]),
+        kw.CFACBIAS.card(round(cal.factors["bias"], 5)),
+        kw.CFACDARK.card(round(cal.factors["dark"], 5)),
         kw.DARKBIAS.card(settings["dark_bias"]),
-        kw.FLATERR.card(cal.flat_error is not None),
+        kw.BIASERR.card(bias.error is not None),
+        kw.DARKERR.card(dark.error is not None),
+        kw.FLATERR.card(flat.error is not None),
         kw.PROPMED.card(round(medians["propagated"], 4)),
         kw.IMGMED.card(round(medians["image"], 4)),
         kw.RMSRATIO.card(round(medians["ratio"], 5)),
@@ -177,7 +244,8 @@ def propagated_rms(
     default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.science.noise_model`.
     ``fields`` are the frame's header keywords (the header index's entry: the frame is
     not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known. The product's identity
-    and WCS cards are the background map's, which carries the frame's.
+    and WCS cards are the background map's, which carries the frame's. The masters are
+    read a slab of rows at a time, so their error maps cost no full-frame memory.
     """
     sky, sky_header = read_image(background)
     if negative := np.count_nonzero(sky < 0):
@@ -185,23 +253,22 @@ def propagated_rms(
             f"{background}: background below zero at {negative / sky.size:.1%} of the pixels; "
             "the sky's Poisson noise counts as zero there (is the frame bias-subtracted?)"
         )
-    cal = load_calibration(frame, fields, choice, sky.shape, settings)
-    log.info(
-        f"gain {cal.egain} e-/ADU, read noise {cal.read_noise:.3f} e- ({cal.noise_source}), "
-        f"NCOMBINE {cal.counts}"
-    )
-    variance = sky  # each slab's variance replaces its sky: no second full map
-    for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
-        rows = slice(start, start + SLAB_ROWS)
-        variance[rows] = propagated_variance(
-            sky[rows], cal.flat[rows], cal.dark[rows], egain=cal.egain,
-            read_noise=cal.read_noise, exptime=cal.exptime, dark_exptime=cal.dark_exptime,
-            n_science=cal.counts["science"], n_bias=cal.counts["bias"],
-            n_dark=cal.counts["dark"], combine=settings["combine"],
-            dark_bias=settings["dark_bias"],
-            flat_error=None if cal.flat_error is None else cal.flat_error[rows],
-        )  # fmt: skip
-    cal.dark = cal.flat = cal.flat_error = None  # let go of three maps before reading another
+    with ExitStack() as stack:
+        cal = load_calibration(stack, frame, fields, choice, sky.shape, settings)
+        noise = "a map" if cal.read_noise is None else f"{cal.read_noise:.3f} e-"
+        log.info(
+            f"gain {cal.egain} e-/ADU, read noise {noise} ({cal.noise_source}), "
+            f"NCOMBINE {cal.counts}, variance factors {cal.factors}"
+        )
+        variance, unusable = sky, 0  # each slab's variance replaces its sky
+        for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
+            rows = slice(start, start + SLAB_ROWS)
+            variance[rows], bad = propagate_slab(cal, sky[rows], rows, settings)
+            unusable += bad
+    if unusable:
+        raise InputError(
+            f"{cal.masters['FLAT'].path}: master flat has {unusable} pixels <= 0 or NaN"
+        )
     rms = np.sqrt(variance, out=variance)
     rows = sample_rows(len(rms), MEDIAN_STRIDE)
     image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]

@@ -16,6 +16,7 @@ ALLOWED = {
     "science": {"science"},
     "io": {"io", "__init__"},
     "master_lookup": {"io"},
+    "master_groups": {"io", "master_lookup"},
     "steps": {"steps", "science", "io", "master_lookup"},
     "job": {"io"},
     "config": {"io"},

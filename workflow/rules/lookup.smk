@@ -1,48 +1,111 @@
 """Lookup: what the workflow knows of every input file, and the masters each frame uses.
 
 At parse time: refreshes the header index (RESULTS/header-index.json: reads
-and hashes only new or changed frames and masters, on all cores) and chooses
-each frame's master bias, dark and flat, so that they are the inputs of its
-propagated_rms job: a nearer master arriving reruns exactly its frames.
+and hashes only new or changed frames, masters and raw calibration frames, on
+all cores), plans the masters to build from raw frames (masters.enabled), and
+chooses each frame's master bias, dark and flat among built and planned ones,
+so that they are the inputs of its propagated_rms job: a nearer master
+arriving, or a master whose raw frames changed, reruns exactly its frames.
 """
 
-from skyrms import master_lookup
+from skyrms import master_groups, master_lookup
 from skyrms.io.headerindex import HeaderIndex
+
+MASTERS = SETTINGS["masters"]
+BUILDING = CALIBRATION["enabled"] and MASTERS["enabled"]
 
 
 def indexed_inputs():
-    """The header index of every frame and master, refreshed; and the library's paths."""
+    """The header index of every frame, master and raw frame, refreshed; and the
+    library's and the raw frames' paths."""
     library = (
         master_lookup.library_paths(CALIBRATION["root"])
         if CALIBRATION["enabled"]
         else []
     )
-    paths = [*FRAMES.values(), *library]
+    raws = master_groups.raw_paths(MASTERS["raw_root"]) if BUILDING else []
+    paths = [*FRAMES.values(), *library, *raws]
     index = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
     if count := index.refresh(paths):
         logger.info(f"Indexed {count} new or changed input files.")
     index.save(keep=paths)
-    return index, library
+    return index, library, raws
 
 
-def master_choices():
-    """Per frame key: (chosen masters, None) or (None, why none fits)."""
+def planned_masters():
+    """The groups of raw frames to combine, by master relpath (empty unless building)."""
+    if not BUILDING:
+        return {}
+    groups, problems = master_groups.plan(
+        MASTERS["raw_root"],
+        CALIBRATION["root"],
+        {path: INDEX.fields(path) for path in RAWS},
+        MASTERS["night_starts"],
+    )
+    for problem in problems:
+        logger.warning(f"Raw calibration frames: skipped {problem}")
+    return groups
+
+
+def master_library():
+    """The masters to choose from: the library's files and the planned masters."""
     groups, problems = master_lookup.build_library(
         CALIBRATION["root"], {path: INDEX.fields(path) for path in LIBRARY}
     )
     for problem in problems:
         logger.warning(f"Calibration library: skipped {problem}")
+    return master_groups.add_to_library(groups, GROUPS)
+
+
+def prerequisites():
+    """Per planned master relpath: (the bias and dark it is corrected with, None) or
+    (None, why none fits); and every planned master's content digest."""
+    chosen, digests = {}, {}
+    max_days = master_lookup.max_days_by_type(CALIBRATION["max_days"])
+    combination = repr(sorted(MASTERS.items()))
+    for group in sorted(GROUPS.values(), key=master_groups.build_order):
+        needs = master_groups.NEEDS[group.master.imagetyp]
+        try:
+            observation = master_groups.observation_of(
+                group, INDEX.fields(group.raws[0])
+            )
+            picks = master_lookup.choose(
+                observation, LIBRARY_GROUPS, max_days, "nearest", needs
+            )
+            chosen[group.relpath] = ({t: p.master.path for t, p in picks.items()}, None)
+        except ValueError as error:
+            picks, chosen[group.relpath] = {}, (None, str(error))
+        used = "".join(
+            digests.get(pick.master.path) or INDEX.digest(pick.master.path)
+            for pick in picks.values()
+        )
+        digests[group.master.path] = master_groups.content_digest(
+            group, INDEX.digest, combination + used
+        )
+    return chosen, digests
+
+
+def master_digest(path):
+    """SHA-256 of a master's file, or the content digest of a planned master."""
+    return PLANNED_DIGESTS.get(path) or INDEX.digest(path)
+
+
+def master_choices():
+    """Per frame key: (chosen masters, None) or (None, why none fits)."""
     return master_lookup.choose_for_frames(
         FRAMES,
         {path: INDEX.fields(path) for path in FRAMES.values()},
-        groups,
+        LIBRARY_GROUPS,
         master_lookup.max_days_by_type(CALIBRATION["max_days"]),
         CALIBRATION["dark_exptime"],
-        INDEX.digest,
+        master_digest,
     )
 
 
-INDEX, LIBRARY = indexed_inputs()
+INDEX, LIBRARY, RAWS = indexed_inputs()
+GROUPS = planned_masters()
+LIBRARY_GROUPS = master_library() if CALIBRATION["enabled"] else {}
+PREREQUISITES, PLANNED_DIGESTS = prerequisites()
 CHOICES = master_choices() if CALIBRATION["enabled"] else {}
 
 
@@ -67,7 +130,19 @@ def frame_fields(wildcards):
     return INDEX.fields(FRAMES[wildcards.key])
 
 
+def as_master_input(path):
+    """A master as a job's input: a library file is ancient() (its content is followed),
+    a planned master is not, so that rebuilding it reruns the jobs that use it (Snakemake
+    does not check the parameters of jobs downstream of a rerun job whose inputs are
+    all ancient)."""
+    return path if path in PLANNED_DIGESTS else ancient(path)
+
+
 def chosen_masters(wildcards):
     """Paths of the masters chosen for this frame (none when the lookup failed)."""
     choice, _ = CHOICES[wildcards.key]
-    return [ancient(choice[t]["path"]) for t in master_lookup.TYPES] if choice else []
+    return (
+        [as_master_input(choice[t]["path"]) for t in master_lookup.TYPES]
+        if choice
+        else []
+    )
