@@ -5,7 +5,8 @@ import logging
 import os
 import tempfile
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,17 +56,13 @@ def image_hdu(hdul: fits.HDUList, path) -> fits.ImageHDU | fits.PrimaryHDU:
 
 
 @contextmanager
-def opened_fits(path, memmap: bool = False):
-    """Open a FITS file and yield its HDU list.
-
-    Any failure to open or read it, inside the ``with`` block too, becomes an
-    :class:`InputError` whose message names the file and the problem.
-    """
+def fits_errors(path):
+    """Turn any failure to read a FITS file inside the block into an :class:`InputError`
+    whose message names ``path`` and the problem (a truncated file included)."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
-            with fits.open(path, memmap=memmap) as hdul:
-                yield hdul
+            yield
     except InputError:
         raise
     except AstropyUserWarning as truncated:
@@ -74,6 +71,50 @@ def opened_fits(path, memmap: bool = False):
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError, TypeError, IndexError) as error:
         raise InputError(f"{path}: not a readable FITS file ({error})") from None
+
+
+@contextmanager
+def opened_fits(path, memmap: bool = False):
+    """Open a FITS file and yield its HDU list; failures, inside the ``with`` block too,
+    become :class:`InputError` (see :func:`fits_errors`)."""
+    with fits_errors(path), fits.open(path, memmap=memmap) as hdul:
+        yield hdul
+
+
+@dataclass
+class RowReader:
+    """An image HDU of an open FITS file, read a slab of rows at a time.
+
+    Without a memory map: the pages read are not held by the process, and scaled integer
+    images (BZERO, as raw camera frames are) read like any other. A read that fails
+    raises :class:`InputError` naming ``path``.
+    """
+
+    path: str
+    header: fits.Header
+    hdu: object
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx) of the image."""
+        return self.hdu.shape
+
+    def rows(self, rows: slice) -> np.ndarray:
+        """The image's ``rows`` as native float32 (physical values, BZERO/BSCALE applied)."""
+        with fits_errors(self.path):
+            return native_float32(self.hdu.section[rows])
+
+
+def open_for_rows(stack: ExitStack, path, extensions=()):
+    """Open ``path`` (closed with ``stack``): a :class:`RowReader` of its first 2-d image,
+    and one of each named image extension (None where absent)."""
+    with fits_errors(path):
+        hdul = fits.open(path, memmap=False)
+        stack.callback(hdul.close)
+        image = image_hdu(hdul, path)
+        found = {name: next((h for h in hdul if h.name == name), None) for name in extensions}
+    named = {name: hdu and RowReader(path, hdu.header, hdu) for name, hdu in found.items()}
+    return RowReader(path, image.header, image), named
 
 
 @contextmanager

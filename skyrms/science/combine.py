@@ -281,8 +281,11 @@ def truncation_factor(method: str, n: int, params: CombineParams = CombineParams
 
 def read_noise_map(scatter: np.ndarray, egain: float) -> np.ndarray:
     """Per-pixel read noise (electrons, float32) from the frame-to-frame scatter (ADU) of
-    raw bias frames (:attr:`Combined.scatter`) and the gain ``egain`` (e-/ADU)."""
-    return (np.asarray(scatter, dtype=np.float32) * np.float32(egain)).astype(np.float32)
+    raw bias frames (:attr:`Combined.scatter`) and the gain ``egain`` (e-/ADU). A float32
+    ``scatter`` is scaled in place (a full-frame map is not copied) and returned."""
+    scatter = np.asarray(scatter, dtype=np.float32)
+    scatter *= np.float32(egain)
+    return scatter
 
 
 def normal_log_cdf(x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The master job: raw calibration frames of one group in, a master with its error maps out.
 
 A group is the raw frames of one type, camera unit and night (darks of one EXPTIME,
-flats of one FILTER). They are read a slab of rows at a time (memory-mapped), so a
+flats of one FILTER). They are read a slab of rows at a time (not memory-mapped), so a
 master of 9 full frames holds one slab of each and the master's own maps:
 
 - bias: the combined frames (ADU); RDNOISE, the read noise of every pixel (e-) from
@@ -18,7 +18,6 @@ raw frame with its SHA-256.
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -27,11 +26,10 @@ from astropy.io import fits
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import (
     InputError,
+    RowReader,
     atomic_write,
     check_frame_shape,
-    image_hdu,
-    native_float32,
-    opened_fits,
+    open_for_rows,
     sample_rows,
 )
 from skyrms.io.header_values import date_obs, mjd_of_datetime, number_of
@@ -51,51 +49,71 @@ IDENTITY = (kw.TELESCOP, kw.INSTRUME, kw.OBSERVAT, kw.GAIN, kw.EGAIN, kw.SATURAT
 """Keywords of the first raw frame copied into the master."""
 
 
-@dataclass
-class Raw:
-    """One raw calibration frame, opened (memory-mapped), with its header."""
-
-    path: str
-    header: fits.Header
-    image: object
-
-    def rows(self, rows: slice) -> np.ndarray:
-        """Rows of the frame as native float32 (ADU)."""
-        return native_float32(self.image.section[rows])
+FLAT_SATURATION = 0.9
+"""A flat frame whose median reaches this fraction of its SATURATE level is saturated."""
 
 
-def open_raws(stack: ExitStack, paths: list[str], imagetyp: str, group: str) -> list[Raw]:
-    """Open a group's raw frames and check that they belong together: one shape, and for
-    darks one EXPTIME, for flats one FILTER. Errors name the file and the group."""
+def check_member(raw: RowReader, first: RowReader, imagetyp: str, group: str) -> None:
+    """Raise InputError unless ``raw`` belongs with ``first``: one shape, and for darks one
+    EXPTIME, for flats one FILTER. The message names the file and the group."""
+    check_frame_shape(raw.path, f"raw frame of {group}", raw.shape, first.shape)
+    for keyword in {"DARK": (kw.EXPTIME,), "FLAT": (kw.FILTER,)}.get(imagetyp, ()):
+        if raw.header.get(keyword) != first.header.get(keyword):
+            raise InputError(
+                f"{raw.path}: {keyword} {raw.header.get(keyword)!r} differs from "
+                f"{first.header.get(keyword)!r} of {first.path} in {group}"
+            )
+
+
+def usable(items, check, skip_bad: bool, group: str) -> list:
+    """The ``items`` for which ``check(item)`` raises no InputError; with ``skip_bad`` a bad
+    one is left out with a warning, otherwise its error ends the job."""
+    kept = []
+    for item in items:
+        try:
+            check(item)
+        except InputError as error:
+            if not skip_bad:
+                raise
+            log.warning(f"{group}: left out {error}")
+            continue
+        kept.append(item)
+    return kept
+
+
+def open_raws(stack: ExitStack, paths, imagetyp: str, group: str, skip_bad=False) -> list:
+    """Open a group's raw frames that can be read and belong together (:func:`check_member`
+    against the first one opened)."""
     raws = []
-    for path in paths:
-        hdul = stack.enter_context(opened_fits(path, memmap=True))
-        image = image_hdu(hdul, path)
-        raws.append(Raw(path, image.header, image))
-    first = raws[0]
-    for raw in raws[1:]:
-        check_frame_shape(raw.path, f"raw frame of {group}", raw.image.shape, first.image.shape)
-        for keyword in {"DARK": (kw.EXPTIME,), "FLAT": (kw.FILTER,)}.get(imagetyp, ()):
-            if raw.header.get(keyword) != first.header.get(keyword):
-                raise InputError(
-                    f"{raw.path}: {keyword} {raw.header.get(keyword)!r} differs from "
-                    f"{first.header.get(keyword)!r} of {first.path} in {group}"
-                )
+
+    def add(path):
+        raw, _ = open_for_rows(stack, path)
+        if raws:
+            check_member(raw, raws[0], imagetyp, group)
+        raws.append(raw)
+
+    usable(paths, add, skip_bad, group)
     return raws
 
 
-def frame_median(raw: Raw, offsets) -> float:
+def flat_level(raw: RowReader, offsets) -> float:
     """Median of a flat frame after ``offsets(rows)`` is subtracted (ADU), over sampled
-    rows and every MEDIAN_STRIDE-th column; raises InputError when it is not positive."""
-    rows = sample_rows(raw.image.shape[0], MEDIAN_STRIDE)
-    sample = np.concatenate([raw.rows(row) - offsets(row) for row in rows])[:, ::MEDIAN_STRIDE]
-    level = float(np.nanmedian(sample))
+    rows and every MEDIAN_STRIDE-th column. Raises InputError when it is not positive, or
+    when the raw frame's median reaches FLAT_SATURATION of its SATURATE level."""
+    rows = sample_rows(raw.shape[0], MEDIAN_STRIDE)
+    values = np.concatenate([raw.rows(row) for row in rows])[:, ::MEDIAN_STRIDE]
+    corrected = values - np.concatenate([offsets(row) for row in rows])[:, ::MEDIAN_STRIDE]
+    level = float(np.nanmedian(corrected))
     if not level > 0:
         raise InputError(f"{raw.path}: flat frame's level is {level:.3g} ADU after bias and dark")
+    saturate = raw.header.get(kw.SATURATE)
+    if isinstance(saturate, int | float) and np.nanmedian(values) >= FLAT_SATURATION * saturate:
+        raise InputError(f"{raw.path}: flat frame is saturated (median {np.nanmedian(values):.0f}"
+                         f" ADU, SATURATE {saturate:g})")  # fmt: skip
     return level
 
 
-def master_header(imagetyp, raws: list[Raw], params: CombineParams, used: dict) -> fits.Header:
+def master_header(imagetyp, raws: list, params: CombineParams, used: dict) -> fits.Header:
     """The master's header: the first frame's identity, the combination, the mean time of
     the frames, the masters subtracted (IN_BIAS, IN_DARK) and skyrms's provenance."""
     first = raws[0].header
@@ -119,7 +137,7 @@ def master_header(imagetyp, raws: list[Raw], params: CombineParams, used: dict) 
     return product_header(first, f"MASTER{imagetyp}", unit, inputs, cards)
 
 
-def inputs_table(raws: list[Raw], digests: dict[str, str]) -> fits.BinTableHDU:
+def inputs_table(raws: list, digests: dict[str, str]) -> fits.BinTableHDU:
     """The INPUTS extension: every raw frame's path, SHA-256 and DATE-OBS."""
     columns = {
         "path": [raw.path for raw in raws],
@@ -136,23 +154,26 @@ def inputs_table(raws: list[Raw], digests: dict[str, str]) -> fits.BinTableHDU:
 def build_master(
     imagetyp: str, raws: list[str], output, params: CombineParams, *, group: str,
     bias=None, dark=None, digests: dict | None = None, min_frames: int = 3, egain=None,
+    skip_bad: bool = False,
 ):  # fmt: skip
     """Combine a group's raw frames (paths) into a master written to ``output``.
 
     ``bias`` (for darks and flats) and ``dark`` (for flats) are the paths of the masters
     subtracted; ``digests`` the raw frames' SHA-256 if known (else they are hashed);
     ``egain`` (e-/ADU) turns the biases' scatter into the read-noise map (None: the
-    frames' EGAIN). ``group`` names the group in messages. Nothing is written on failure.
+    frames' EGAIN). ``group`` names the group in messages. A raw frame that cannot be used
+    (unreadable, of another shape, EXPTIME or FILTER, a flat without light or saturated)
+    ends the job with its one-line error, or with ``skip_bad`` is left out with a warning;
+    fewer than ``min_frames`` usable frames end it too. Nothing is written on failure.
     """
-    if len(raws) < min_frames:
-        raise InputError(f"{group}: {len(raws)} raw frames, at least {min_frames} are needed")
     with ExitStack() as stack:
-        frames = open_raws(stack, raws, imagetyp, group)
-        shape = frames[0].image.shape
+        frames = open_raws(stack, raws, imagetyp, group, skip_bad)
+        check_count(frames, min_frames, group)
+        shape = frames[0].shape
         used = {name: path for name, path in (("BIAS", bias), ("DARK", dark)) if path}
-        subtract = {name: open_raws(stack, [path], name, group)[0] for name, path in used.items()}
+        subtract = {name: open_for_rows(stack, path)[0] for name, path in used.items()}
         for name, master in subtract.items():
-            check_frame_shape(master.path, f"master {name.lower()}", master.image.shape, shape)
+            check_frame_shape(master.path, f"master {name.lower()}", master.shape, shape)
         scales = np.zeros(len(frames), np.float32)  # dark scaled to each frame's EXPTIME
         if "DARK" in subtract:
             dark_master = subtract["DARK"]
@@ -172,8 +193,16 @@ def build_master(
 
         levels = None
         if imagetyp == "FLAT":
-            levels = [frame_median(raw, lambda rows, n=n: offsets(rows, [n])[0])
-                      for n, raw in enumerate(frames)]  # fmt: skip
+            index = {raw.path: n for n, raw in enumerate(frames)}
+            levels = {}
+
+            def measure(raw):
+                levels[raw.path] = flat_level(raw, lambda rows: offsets(rows, [index[raw.path]])[0])
+
+            kept = usable(frames, measure, skip_bad, group)
+            check_count(kept, min_frames, group)
+            scales = scales[[index[raw.path] for raw in kept]]
+            frames, levels = kept, [levels[raw.path] for raw in kept]
         data, error, scatter = (np.empty(shape, np.float32) for _ in range(3))
         for start in range(0, shape[0], SLAB_ROWS):
             rows = slice(start, start + SLAB_ROWS)
@@ -216,4 +245,11 @@ def build_group_master(imagetyp, raws, output, group, prerequisites, digests, se
     build_master(
         imagetyp, list(raws), output, params, group=group, bias=chosen.get("BIAS"),
         dark=chosen.get("DARK"), digests=digests, min_frames=settings["min_frames"],
+        skip_bad=settings["on_bad_frame"] == "skip",
     )  # fmt: skip
+
+
+def check_count(frames: list, min_frames: int, group: str) -> None:
+    """Raise InputError when a group has fewer than ``min_frames`` usable raw frames."""
+    if len(frames) < min_frames:
+        raise InputError(f"{group}: {len(frames)} raw frames, at least {min_frames} are needed")

@@ -11,11 +11,10 @@ import numpy as np
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import (
     InputError,
+    RowReader,
     atomic_path,
     check_frame_shape,
-    image_hdu,
-    native_float32,
-    opened_fits,
+    open_for_rows,
     read_image,
     read_rows,
     sample_rows,
@@ -69,36 +68,37 @@ def header_number(header, keyword: str, what, default=None, assumed=None) -> flo
 
 @dataclass
 class Master:
-    """A chosen master, opened once and memory-mapped: its maps are read a slab at a time.
+    """A chosen master, opened once: its maps are read a slab of rows at a time.
 
-    ``image`` is its first 2-d image HDU; ``error`` its ERR extension (1-sigma error,
-    its units) and ``read_noise`` its RDNOISE extension (master bias: e- per pixel),
-    None when absent.
+    ``error`` is its ERR extension (1-sigma error, its units) and ``read_noise`` its
+    RDNOISE extension (master bias: e- per pixel), None when absent.
     """
 
-    path: str
-    header: object
-    image: object
-    error: object = None
-    read_noise: object = None
+    image: RowReader
+    error: RowReader | None = None
+    read_noise: RowReader | None = None
 
-    @staticmethod
-    def rows(hdu, rows: slice) -> np.ndarray | None:
-        """Rows of one of the master's maps as native float32 (None for an absent map)."""
-        return None if hdu is None else native_float32(hdu.section[rows])
+    @property
+    def path(self) -> str:
+        return self.image.path
+
+    @property
+    def header(self):
+        return self.image.header
+
+
+def rows_of(reader: RowReader | None, rows: slice) -> np.ndarray | None:
+    """Rows of one of a master's maps as native float32 (None for an absent map)."""
+    return None if reader is None else reader.rows(rows)
 
 
 def open_master(stack: ExitStack, path, shape) -> Master:
     """Open a master (closed with ``stack``) and check its maps against the frame's shape."""
-    hdul = stack.enter_context(opened_fits(path, memmap=True))
-    image = image_hdu(hdul, path)
-    extensions = {  # HDUList has no get(): the first HDU of each name, or None
-        name: next((hdu for hdu in hdul if hdu.name == name), None)
-        for name in (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
-    }
-    for hdu, what in ((image, "master"), *((e, f"{n} map") for n, e in extensions.items() if e)):
-        check_frame_shape(path, what, hdu.shape, shape)
-    return Master(path, image.header, image, *extensions.values())
+    names = (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
+    image, extensions = open_for_rows(stack, path, names)
+    for reader, what in ((image, "master"), *((r, f"{n} map") for n, r in extensions.items() if r)):
+        check_frame_shape(path, what, reader.shape, shape)
+    return Master(image, *(extensions[name] for name in names))
 
 
 def combination_factor(master: Master, count: int, settings: dict) -> float:
@@ -136,7 +136,7 @@ class Calibration:
 
 
 def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) -> Calibration:
-    """Open the chosen masters (each once, memory-mapped, closed with ``stack``) and take the
+    """Open the chosen masters (each once, closed with ``stack``) and take the
     frame's keywords from ``fields`` (its header index entry); fill defaults with warnings.
 
     The read noise is the configured one, else the master bias's per-pixel map, else the
@@ -163,7 +163,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     elif kw.RDNOISE in fields:
         read_noise, noise_source = header_number(fields, kw.RDNOISE, frame), kw.RDNOISE
     else:
-        rows = Master.rows(bias.image, read_noise_rows(shape[0]))
+        rows = rows_of(bias.image, read_noise_rows(shape[0]))
         read_noise = read_noise_from_bias(rows, egain, counts["bias"], factors["bias"])
         noise_source = "master bias"
     if masters["FLAT"].error is None:
@@ -188,18 +188,18 @@ def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dic
     """Variance (ADU^2) of the frame's ``rows`` from their sky (ADU) and the masters' rows,
     and how many pixels of the master flat there are <= 0 or NaN (unusable)."""
     bias, dark, flat = (cal.masters[t] for t in TYPES)
-    response = Master.rows(flat.image, rows)
+    response = rows_of(flat.image, rows)
     unusable = np.count_nonzero(~(response > 0))
     read_noise = cal.read_noise
     if read_noise is None:
-        read_noise = Master.rows(bias.read_noise, rows)
+        read_noise = rows_of(bias.read_noise, rows)
     variance = propagated_variance(
-        sky, response, Master.rows(dark.image, rows), egain=cal.egain, read_noise=read_noise,
+        sky, response, rows_of(dark.image, rows), egain=cal.egain, read_noise=read_noise,
         exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
         n_bias=cal.counts["bias"], n_dark=cal.counts["dark"],
         bias_factor=cal.factors["bias"], dark_factor=cal.factors["dark"],
-        bias_error=Master.rows(bias.error, rows), dark_error=Master.rows(dark.error, rows),
-        flat_error=Master.rows(flat.error, rows), dark_bias=settings["dark_bias"],
+        bias_error=rows_of(bias.error, rows), dark_error=rows_of(dark.error, rows),
+        flat_error=rows_of(flat.error, rows), dark_bias=settings["dark_bias"],
     )  # fmt: skip
     return variance, unusable
 

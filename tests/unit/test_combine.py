@@ -323,7 +323,8 @@ def test_read_noise_map_of_raw_biases():
     biases = (500 + 3.0 * rng.standard_normal((9, 40, 500))).astype(np.float32)
     for method in METHODS:
         scatter = combine(biases, CombineParams(method=method)).scatter
+        expected = scatter * np.float32(2.0)
         noise = read_noise_map(scatter, 2.0)
-        assert noise.dtype == np.float32
-        assert np.array_equal(noise, scatter * np.float32(2.0))
+        assert noise.dtype == np.float32 and noise is scatter  # scaled in place: no copy
+        assert np.array_equal(noise, expected)
         assert math.sqrt(np.mean(noise.astype(float) ** 2)) == pytest.approx(6.0, rel=0.02)

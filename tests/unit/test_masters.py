@@ -110,3 +110,29 @@ def test_a_flat_without_light_is_refused(tmp_path):
                  EXPTIME=1.0) for i in range(3)]  # fmt: skip
     with pytest.raises(InputError, match=r"f0.fits: flat frame's level is 0 ADU"):
         build_master("FLAT", flats, tmp_path / "m.fits", CombineParams(), group="g", bias=bias)
+
+
+def test_a_saturated_flat_is_refused(tmp_path):
+    bias = raw(tmp_path, "bias", np.full(SHAPE, 100.0), IMAGETYP="BIAS")
+    flats = [raw(tmp_path, f"f{i}", np.full(SHAPE, 100.0 + 20000.0 * (1 + (i == 1))),
+                 IMAGETYP="FLAT", FILTER="r", EXPTIME=1.0, SATURATE=40000.0)
+             for i in range(3)]  # fmt: skip
+    with pytest.raises(InputError, match=r"f1.fits: flat frame is saturated \(median 40100 ADU"):
+        build_master("FLAT", flats, tmp_path / "m.fits", CombineParams(), group="g", bias=bias)
+
+
+def test_with_skip_bad_an_unusable_frame_is_left_out_with_a_warning(tmp_path, caplog):
+    rng = np.random.default_rng(5)
+    paths = [raw(tmp_path, f"d{i}", rng.normal(100, 5, SHAPE), IMAGETYP="DARK", EXPTIME=10.0)
+             for i in range(5)]  # fmt: skip
+    fits.setval(paths[1], "EXPTIME", value=20.0)
+    Path(paths[3]).write_bytes(Path(paths[3]).read_bytes()[:3000])
+    output = tmp_path / "master.fits"
+    build_master("DARK", paths, output, CombineParams(), group="g", skip_bad=True)
+    with fits.open(output) as hdul:
+        assert hdul[0].header["NCOMBINE"] == 3
+        assert list(hdul["INPUTS"].data["path"]) == [paths[0], paths[2], paths[4]]
+    left_out = [r.message for r in caplog.records if "left out" in r.message]
+    assert len(left_out) == 2 and "d1.fits: EXPTIME 20.0 differs" in left_out[0]
+    with pytest.raises(InputError, match="g: 3 raw frames, at least 4 are needed"):
+        build_master("DARK", paths, output, CombineParams(), group="g", skip_bad=True, min_frames=4)

@@ -31,7 +31,7 @@ def memory_mb(rule):
         "mask_and_background": 24,
         "propagated_rms": 21,
         "quicklook": 11,
-        "master": 28,
+        "master": 20,
     }[rule]
     return int(100 + bytes_per_pixel * PIXELS / 2**20)
 
