@@ -489,16 +489,20 @@ def number(value: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def table(figures: dict[str, dict]) -> str:
-    """The figures as a text table: median, min - max over the repeats, target, met."""
-    rows = [f"{'figure':<46}{'median':>9}{'min - max':>22}   target"]
-    for key, (label, _) in FIGURES.items():
+def table(figures: dict[str, dict], labels=None, width=46, why=lambda f: f["missing"]) -> str:
+    """The figures as a text table: median, min - max over the repeats, target, met.
+
+    ``labels`` maps each figure's key to (label, ...) (default :data:`FIGURES`), ``width``
+    is the label column's, ``why(figure)`` says why a figure was not measured.
+    """
+    rows = [f"{'figure':<{width}}{'median':>9}{'min - max':>22}   target"]
+    for key, (label, _) in (FIGURES if labels is None else labels).items():
         figure = figures[key]
         if "missing" in figure:
-            rows.append(f"{label:<46}   not measured: {figure['missing']}")
+            rows.append(f"{label:<{width}}   not measured: {why(figure)}")
             continue
         spread = f"{number(figure['min'])} - {number(figure['max'])}"
-        row = f"{label:<46}{number(figure['median']):>9}{spread:>22}"
+        row = f"{label:<{width}}{number(figure['median']):>9}{spread:>22}"
         if figure["target"]:
             row += f"   {figure['target']:<9}{'met' if figure['met'] else 'MISSED'}"
         rows.append(row)

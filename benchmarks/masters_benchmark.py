@@ -55,7 +55,7 @@ import numpy as np
 from astropy.io import fits
 
 from benchmarks import benchmark
-from benchmarks.benchmark import MB, Unavailable, measured, number
+from benchmarks.benchmark import MB, Unavailable, measured
 from skyrms.io import keywords as kw
 from skyrms.science.combine import METHODS, CombineParams
 
@@ -290,23 +290,15 @@ def figures(values: dict[str, list[float]], unavailable: dict[str, str]) -> dict
     return result
 
 
+def why_missing(figure: dict) -> str:
+    """Why a figure was not measured; a long failure is said once, below the table."""
+    why = figure["missing"]
+    return f"{figure['missing_method']} {why.split(':')[0]} (see below)" if len(why) > 40 else why
+
+
 def table(results: dict[str, dict]) -> str:
-    """The figures as a text table: median, min - max over the repeats, target, met."""
-    rows = [f"{'figure':<50}{'median':>9}{'min - max':>22}   target"]
-    for key, (label, _) in FIGURES.items():
-        figure = results[key]
-        if "missing" in figure:
-            why = figure["missing"]
-            if len(why) > 40:  # a failure: said once, below the table
-                why = f"{figure['missing_method']} {why.split(':')[0]} (see below)"
-            rows.append(f"{label:<50}   not measured: {why}")
-            continue
-        spread = f"{number(figure['min'])} - {number(figure['max'])}"
-        row = f"{label:<50}{number(figure['median']):>9}{spread:>22}"
-        if figure["target"]:
-            row += f"   {figure['target']:<9}{'met' if figure['met'] else 'MISSED'}"
-        rows.append(row)
-    return "\n".join(rows)
+    """The figures as a text table (:func:`benchmarks.benchmark.table`)."""
+    return benchmark.table(results, FIGURES, 50, why_missing)
 
 
 # --- main -----------------------------------------------------------------------------------------
