@@ -21,18 +21,18 @@ only if it has a product carrying ``FRAMESHA``. The index is never written.
 """
 
 import argparse
-import contextlib
 import functools
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from astropy.io import fits
 
+from skyrms.frame_times import selected_by_time, time_bound
 from skyrms.io.discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
 from skyrms.io.fitsfiles import InputError, read_header
-from skyrms.io.header_values import as_utc, date_obs_or_none
+from skyrms.io.header_values import date_obs_or_none
 from skyrms.io.headerindex import (
     HeaderIndex,
     primary_image_header,
@@ -83,6 +83,8 @@ def select(
     pattern: str | list[str] | None = None,
     since: str | date | None = None,
     until: str | date | None = None,
+    newest_nights: int = 0,
+    night_starts: float = 12.0,
 ) -> list[FrameRecord]:
     """The selected frames under ``root`` with their products, sorted by path.
 
@@ -90,7 +92,9 @@ def select(
     a list of them; None selects all (``*.fits`` for the file name).
     ``since`` and ``until`` bound DATE-OBS (UTC, inclusive): a date stands for
     its whole day, an ISO time (or datetime) for that instant; with either, a
-    frame without a readable DATE-OBS is left out. Products are under
+    frame without a readable DATE-OBS is left out. ``newest_nights`` > 0 keeps
+    the frames of the newest that many nights among them (a night starts at
+    ``night_starts`` hours UTC; see :mod:`skyrms.frame_times`). Products are under
     ``results``, or next to the frames with ``beside_inputs``. Raises
     InputError for a missing folder or a malformed time.
     """
@@ -104,13 +108,16 @@ def select(
     if not beside_inputs:
         check_folder(results, "results folder (outputs.results, --results)")
     entries = index_entries(results)
-    chosen = []
+    found = {}
     for path in discover(root, selection):
         entry = current_entry(path, entries)
-        moment = date_obs_or_none(entry["fields"] if entry else read_fields(path))
-        if within(moment, start, stop):
-            chosen.append(record_of(path, root, root if beside_inputs else results, moment, entry))
-    return chosen
+        found[path] = entry, date_obs_or_none(entry["fields"] if entry else read_fields(path))
+    moments = {path: moment for path, (_, moment) in found.items()}
+    outdir = root if beside_inputs else results
+    return [
+        record_of(path, root, outdir, found[path][1], found[path][0])
+        for path in selected_by_time(moments, start, stop, newest_nights, night_starts)
+    ]
 
 
 def check_folder(path, what: str) -> None:
@@ -163,39 +170,6 @@ def read_product_header(path) -> fits.Header:
     return header if header is not None else read_header(path)
 
 
-def time_bound(value: str | date | None, name: str, end: bool = False) -> datetime | None:
-    """A bound of the DATE-OBS range as a naive UTC datetime (None: unbounded).
-
-    A date alone stands for its whole day: its first instant as a start, its
-    last (23:59:59.999999) as an ``end``. Raises InputError naming ``name``
-    for text that is neither a date nor an ISO time.
-    """
-    if isinstance(value, str):
-        value = parse_time(value, name)
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return datetime.combine(value, time.max if end else time.min)
-
-
-def parse_time(text: str, name: str) -> date | datetime:
-    """A date (2025-11-01) or an ISO time (2025-11-01T21:30:00, optionally with zone)."""
-    for parse in (date.fromisoformat, datetime.fromisoformat):
-        with contextlib.suppress(ValueError):
-            return parse(text)
-    raise InputError(f"{name}: {text!r} is neither a date (2025-11-01) nor an ISO time")
-
-
-def within(moment: datetime | None, start: datetime | None, stop: datetime | None) -> bool:
-    """True if ``moment`` lies in [start, stop]; without bounds, always (even when None)."""
-    if start is None and stop is None:
-        return True
-    if moment is None:
-        return False
-    return (start is None or start <= moment) and (stop is None or moment <= stop)
-
-
 def paths(records: list[FrameRecord], kind: str = "frame") -> list[str]:
     """The frames' paths (``kind`` "frame"), or their existing (ok or stale) products of a kind."""
     if kind == "frame":
@@ -232,6 +206,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="WHEN", help="DATE-OBS (UTC) from this date or time")
     parser.add_argument("--until", metavar="WHEN", help="DATE-OBS to this time, or date's end")
     parser.add_argument(
+        "--newest-nights", dest="newest_nights", type=int, metavar="N",
+        help="only the newest N nights among the selected frames (inputs.newest_nights)",
+    )  # fmt: skip
+    parser.add_argument(
         "--paths",
         choices=KINDS,
         metavar="KIND",
@@ -253,8 +231,10 @@ def command(args, config: dict) -> None:
         root,
         args.results or outputs.get("results", "results"),
         beside_inputs=outputs.get("beside_inputs", False) if beside is None else beside,
-        since=time_bound(args.since, "--since"),
-        until=time_bound(args.until, "--until", end=True),
+        since=time_bound(args.since or inputs.get("since") or None, "--since"),
+        until=time_bound(args.until or inputs.get("until") or None, "--until", end=True),
+        newest_nights=args.newest_nights or inputs.get("newest_nights", 0),
+        night_starts=inputs.get("night_starts", 12.0),
         **{name: getattr(args, name) or inputs.get(name) for name in FIELDS},
     )
     if not records:

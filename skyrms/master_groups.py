@@ -22,9 +22,9 @@ import glob
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import PurePosixPath
 
+from skyrms.frame_times import night_of
 from skyrms.io.header_values import date_obs, mjd_of, number_of
 from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP
 from skyrms.master_lookup import TYPES, Master, Observation
@@ -45,9 +45,9 @@ def raw_paths(root: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "*", "*", "*", "*", "*.fits")))
 
 
-def night_of(fields: dict, path: str, night_starts: float) -> str:
-    """The night (date, ISO) a frame belongs to: its DATE-OBS less ``night_starts`` hours."""
-    return (date_obs(fields, path) - timedelta(hours=night_starts)).date().isoformat()
+def night_name(fields: dict, path: str, night_starts: float) -> str:
+    """The night (date, ISO) a frame belongs to (:func:`skyrms.frame_times.night_of`)."""
+    return night_of(date_obs(fields, path), night_starts).isoformat()
 
 
 def group_key(path: str, root: str, fields: dict, night_starts: float) -> tuple:
@@ -60,7 +60,7 @@ def group_key(path: str, root: str, fields: dict, night_starts: float) -> tuple:
     if imagetyp == "FLAT" and FILTER not in fields:
         raise ValueError(f"{path}: {FILTER} missing")
     filter_name = str(fields[FILTER]).strip() if imagetyp == "FLAT" else None
-    night = night_of(fields, path, night_starts)
+    night = night_name(fields, path, night_starts)
     return (observatory, telkey, unit, imagetyp, night, exptime, filter_name)
 
 

@@ -216,6 +216,16 @@ def test_selection_by_date_obs(archive, since, until, first, last):
     assert [r.key for r in browse.select(ROOT, RESULTS, since=since, until=until)] == expected
 
 
+def test_selection_of_the_newest_nights(archive, capsys):
+    newest = sorted(key_of(f) for f in PLAN if f.date_obs.startswith("2025-11-22"))
+    assert [r.key for r in browse.select(ROOT, RESULTS, newest_nights=1)] == newest
+    assert len(browse.select(ROOT, RESULTS, newest_nights=2)) == len(PLAN)
+    options = ("--root", ROOT, "--results", RESULTS, "--paths", "frame")
+    status, lines, _ = run(capsys, *options, "--newest-nights", "1", "--unit", "7DT02")
+    expected = [f for f in PLAN if f.date_obs.startswith("2025-11-22") and f.unit == "7DT02"]
+    assert status == 0 and lines == sorted(frame_path(f) for f in expected)
+
+
 def test_date_obs_from_the_index_while_the_stamp_holds(archive):
     cache = Path(RESULTS, "header-index.json")
     saved = json.loads(cache.read_text())

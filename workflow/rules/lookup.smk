@@ -9,27 +9,24 @@ arriving, or a master whose raw frames changed, reruns exactly its frames.
 """
 
 from skyrms import master_groups, master_lookup
-from skyrms.io.headerindex import HeaderIndex
 
 MASTERS = SETTINGS["masters"]
 BUILDING = CALIBRATION["enabled"] and MASTERS["enabled"]
 
 
 def indexed_inputs():
-    """The header index of every frame, master and raw frame, refreshed; and the
-    library's and the raw frames' paths."""
+    """The header index refreshed for the masters and raw frames too (the frames' entries
+    are fresh, see selection.smk) and saved; the library's and the raw frames' paths."""
     library = (
         master_lookup.library_paths(CALIBRATION["root"])
         if CALIBRATION["enabled"]
         else []
     )
     raws = master_groups.raw_paths(MASTERS["raw_root"]) if BUILDING else []
-    paths = [*FRAMES.values(), *library, *raws]
-    index = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
-    if count := index.refresh(paths):
-        logger.info(f"Indexed {count} new or changed input files.")
-    index.save(keep=paths)
-    return index, library, raws
+    if count := INDEX.refresh([*library, *raws]):
+        logger.info(f"Indexed {count} new or changed masters and raw frames.")
+    INDEX.save(keep=[*CANDIDATES.values(), *library, *raws])
+    return library, raws
 
 
 def planned_masters():
@@ -40,7 +37,7 @@ def planned_masters():
         MASTERS["raw_root"],
         CALIBRATION["root"],
         {path: INDEX.fields(path) for path in RAWS},
-        MASTERS["night_starts"],
+        SETTINGS["inputs"]["night_starts"],
     )
     for problem in problems:
         logger.warning(f"Raw calibration frames: skipped {problem}")
@@ -102,7 +99,7 @@ def master_choices():
     )
 
 
-INDEX, LIBRARY, RAWS = indexed_inputs()
+LIBRARY, RAWS = indexed_inputs()
 GROUPS = planned_masters()
 LIBRARY_GROUPS = master_library() if CALIBRATION["enabled"] else {}
 PREREQUISITES, PLANNED_DIGESTS = prerequisites()

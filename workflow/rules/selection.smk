@@ -1,13 +1,20 @@
 """Selection: which frames this run processes, and where their products go.
 
-At parse time: searches inputs.root (or reads the path list) for the selected
-frames, and checks that the results folder (and with beside_inputs every
-frame's folder) can be written, before any job starts.
+At parse time: searches inputs.root (or reads the path list) for the frames
+that match the layout fields and the file pattern, refreshes their entries in
+the header index (RESULTS/header-index.json: only new or changed files are
+read), keeps those taken in the time selection (inputs.since, inputs.until,
+inputs.newest_nights: from the index, no frame is opened), and checks that
+the results folder (and with beside_inputs every frame's folder) can be
+written, before any job starts.
 """
 
 import tempfile
 
+from skyrms import frame_times
 from skyrms.io import discovery
+from skyrms.io.header_values import date_obs_or_none
+from skyrms.io.headerindex import HeaderIndex
 
 
 def selected_frames():
@@ -52,7 +59,35 @@ def check_output_folders():
             check_writable(folder, "outputs.beside_inputs")
 
 
-FRAMES = keyed_frames()
+def time_selection(candidates):
+    """The candidates (by key) taken in the configured time selection (all without one)."""
+    inputs = SETTINGS["inputs"]
+    try:
+        since = frame_times.time_bound(inputs["since"] or None, "inputs.since")
+        until = frame_times.time_bound(
+            inputs["until"] or None, "inputs.until", end=True
+        )
+    except InputError as error:
+        raise WorkflowError(str(error)) from None
+    moments = {
+        key: date_obs_or_none(INDEX.fields(path)) for key, path in candidates.items()
+    }
+    keys = frame_times.selected_by_time(
+        moments, since, until, inputs["newest_nights"], inputs["night_starts"]
+    )
+    if not keys:
+        raise WorkflowError(
+            f"inputs: none of the {len(candidates)} frames matching the selection was "
+            "taken in the time selection (inputs.since, until, newest_nights)"
+        )
+    return {key: candidates[key] for key in keys}
+
+
+CANDIDATES = keyed_frames()
+INDEX = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
+if count := INDEX.refresh(list(CANDIDATES.values())):
+    logger.info(f"Indexed {count} new or changed frames.")
+FRAMES = time_selection(CANDIDATES)
 check_output_folders()
 
 

@@ -1,0 +1,43 @@
+"""A night of frames selected by date or by the newest nights, with a real snakemake dry run."""
+
+import json
+
+import pytest
+
+from skyrms.demo import survey
+from tests.helpers import planned_jobs, snakemake
+
+FRAMES, _ = survey.plan()
+
+
+def key_of(frame):
+    return frame.relpath.removeprefix("scidata/").removesuffix(".fits")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "wanted"),
+    [
+        ({"newest_nights": 1}, lambda f: f.date_obs.startswith("2025-11-22")),
+        ({"since": "2025-11-20", "until": "2025-11-20"},
+         lambda f: f.date_obs.startswith("2025-11-20")),
+        ({"since": "2025-11-22T02:05:00", "until": "2025-11-22T03:00:00"},
+         lambda f: "2025-11-22T02:05:00" <= f.date_obs <= "2025-11-22T03:00:00"),
+        ({"newest_nights": 1, "unit": "7DT05"},
+         lambda f: f.date_obs.startswith("2025-11-22") and f.unit == "7DT05"),
+    ],
+)  # fmt: skip
+def test_exactly_the_frames_of_the_time_selection_are_planned(tmp_path, inputs, wanted):
+    dry = snakemake(tmp_path, "--dry-run", config={"inputs": inputs})
+    planned = {key for rule, key in planned_jobs(dry.stdout) if rule == "mask_and_background"}
+    expected = {key_of(f) for f in FRAMES if wanted(f)}
+    assert expected and planned == expected
+    index = json.loads((tmp_path / "results" / "header-index.json").read_text())
+    indexed = [path for path in index["entries"] if "/scidata/" in path]
+    matching = [f for f in FRAMES if inputs.get("unit", f.unit) == f.unit]
+    assert len(indexed) == len(matching)  # frames outside the time selection stay indexed
+
+
+def test_a_time_selection_without_frames_stops_with_one_line(tmp_path):
+    run = snakemake(tmp_path, "--dry-run", config={"inputs": {"since": "2030-01-01"}}, check=False)
+    assert run.returncode != 0
+    assert "inputs: none of the 18 frames matching the selection was taken" in run.stdout
