@@ -52,8 +52,7 @@ def check_writable(folder, setting):
 
 
 def check_output_folders():
-    """The results folder, and with beside_inputs every frame's folder, must be writable."""
-    check_writable(RESULTS, "outputs.results")
+    """With beside_inputs, every selected frame's folder must be writable."""
     if SETTINGS["outputs"]["beside_inputs"]:
         for folder in sorted({os.path.dirname(path) for path in FRAMES.values()}):
             check_writable(folder, "outputs.beside_inputs")
@@ -83,6 +82,7 @@ def time_selection(candidates):
     return {key: candidates[key] for key in keys}
 
 
+check_writable(RESULTS, "outputs.results")  # before the index, which lives there
 CANDIDATES = keyed_frames()
 INDEX = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
 if count := INDEX.refresh(list(CANDIDATES.values())):
