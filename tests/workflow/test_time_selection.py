@@ -14,6 +14,12 @@ def key_of(frame):
     return frame.relpath.removeprefix("scidata/").removesuffix(".fits")
 
 
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """One folder for every selection: the demo survey is written once."""
+    return tmp_path_factory.mktemp("time_selection")
+
+
 @pytest.mark.parametrize(
     ("inputs", "wanted"),
     [
@@ -26,18 +32,18 @@ def key_of(frame):
          lambda f: f.date_obs.startswith("2025-11-22") and f.unit == "7DT05"),
     ],
 )  # fmt: skip
-def test_exactly_the_frames_of_the_time_selection_are_planned(tmp_path, inputs, wanted):
-    dry = snakemake(tmp_path, "--dry-run", config={"inputs": inputs})
+def test_exactly_the_frames_of_the_time_selection_are_planned(workdir, inputs, wanted):
+    dry = snakemake(workdir, "--dry-run", config={"inputs": inputs})
     planned = {key for rule, key in planned_jobs(dry.stdout) if rule == "mask_and_background"}
     expected = {key_of(f) for f in FRAMES if wanted(f)}
     assert expected and planned == expected
-    index = json.loads((tmp_path / "results" / "header-index.json").read_text())
+    index = json.loads((workdir / "results" / "header-index.json").read_text())
     indexed = [path for path in index["entries"] if "/scidata/" in path]
     matching = [f for f in FRAMES if inputs.get("unit", f.unit) == f.unit]
     assert len(indexed) == len(matching)  # frames outside the time selection stay indexed
 
 
-def test_a_time_selection_without_frames_stops_with_one_line(tmp_path):
-    run = snakemake(tmp_path, "--dry-run", config={"inputs": {"since": "2030-01-01"}}, check=False)
+def test_a_time_selection_without_frames_stops_with_one_line(workdir):
+    run = snakemake(workdir, "--dry-run", config={"inputs": {"since": "2030-01-01"}}, check=False)
     assert run.returncode != 0
     assert "inputs: none of the 18 frames matching the selection was taken" in run.stdout
