@@ -152,7 +152,7 @@ def cluster():
 def test_demo_on_slurm_equals_the_local_run(cluster, demo_run, tmp_path):
     workdir = tmp_path / "slurm"
     shutil.copytree(demo_run / "demo", workdir / "demo", symlinks=True)
-    config = {"inputs": {"object": "T01462", "unit": "7DT02"}}
+    config = {"inputs": {"object": "T01462", "unit": "7DT02"}, "outputs": {"quicklook": False}}
     run = snakemake(
         workdir,
         "--workflow-profile", str(REPO / "profiles" / "slurm"),
