@@ -141,17 +141,6 @@ def read_header(path) -> fits.Header:
         return hdu.header.copy()
 
 
-def read_image_and_extension(path, name: str):
-    """The first 2-d image of a FITS file (native float32), its header, and its image
-    extension ``name`` as native float32 or None if absent, from one opening of the file."""
-    with opened_fits(path) as hdul:
-        hdu = image_hdu(hdul, path)
-        if hdu.data is None:
-            raise InputError(f"{path}: the image HDU holds no data")
-        extension = native_float32(hdul[name].data, owned=True) if name in hdul else None
-        return native_float32(hdu.data, owned=True), hdu.header.copy(), extension
-
-
 def sample_rows(ny: int, stride: int) -> list[slice]:
     """Every ``stride``-th row of the first of every ``stride`` tiles of a map ``ny`` rows high.
 
@@ -173,22 +162,13 @@ def check_frame_shape(path, what: str, shape: tuple[int, int], frame: tuple[int,
 def read_rows(path, rows: list[slice], shape: tuple[int, int], what: str = "image") -> np.ndarray:
     """The ``rows`` of a FITS file's first 2-d image, stacked, as native float32.
 
-    See :func:`read_rows_and_header`.
-    """
-    return read_rows_and_header(path, rows, shape, what)[0]
-
-
-def read_rows_and_header(path, rows: list[slice], shape: tuple[int, int], what: str = "image"):
-    """The ``rows`` of a FITS file's first 2-d image (stacked, native float32) and its header.
-
     Only those rows are read (of a tile-compressed image, the tiles holding
     them). The image, a ``what``, must have the frame's ``shape`` (ny, nx), see
     :func:`check_frame_shape`.
     """
     with opened_image(path, memmap=True) as hdu:
         check_frame_shape(path, what, hdu.shape, shape)
-        data = native_float32(np.concatenate([hdu.section[row] for row in rows]))
-        return data, hdu.header.copy()
+        return native_float32(np.concatenate([hdu.section[row] for row in rows]))
 
 
 def read_mask(path) -> tuple[np.ndarray, fits.Header]:
