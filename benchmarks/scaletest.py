@@ -1,16 +1,30 @@
-"""Scale check: DAG building and the up-to-date check for a survey-sized archive.
+"""Scale check: the nightly run and the up-to-date check on a season-sized archive.
 
-    python -m benchmarks.scaletest /tmp/scale --frames 10000
+    python -m benchmarks.scaletest /tmp/scale --frames 100000
 
 Writes an archive of tiny frames (8x8 pixels, real headers) in the survey
-layout with a master library, then times with the real ``snakemake``:
+layout, spread over 20 units, 5 filters and 28 nights, with a master library
+(a bias, a dark and five flats per unit and night), then times the real
+``snakemake``:
 
-1. a dry run with nothing built;
-2. a run when every product is present and newer than its inputs (no-op).
+1. the first one-night dry run (``inputs.newest_nights: 1``): the header index
+   is built for the whole archive (cold);
+2. the same dry run with the index warm;
+3. with every product present and up to date: the one-night no-op run, then
+   the whole archive's no-op run;
+4. the nightly run after one new master bias is synced into an earlier night
+   (``inputs.add_rechosen``): the dry run takes the newest night's frames and
+   exactly the earlier frames that now choose that bias;
+5. for scale, Snakemake alone: a no-op run of a trivial workflow with as many
+   jobs as one night's.
 """
 
 import argparse
+import json
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,67 +33,68 @@ import yaml
 from astropy.io import fits
 
 from benchmarks.workflowrun import REPO, run_workflow
+from skyrms import master_lookup
 from skyrms.demo.survey import TELKEY
 from skyrms.io.discovery import PRODUCTS
+from skyrms.io.headerindex import HeaderIndex
 
 UNITS = [f"7DT{n:02d}" for n in range(1, 21)]
 FILTERS = ["m400", "m500", "m600", "m700", "r"]
 NIGHTS = [f"2025-11-{day:02d}" for day in range(1, 29)]
+DATA = np.zeros((8, 8), ">f4").tobytes().ljust(2880, b"\0")
+"""The data block every tiny frame shares (8x8 big-endian float32, padded)."""
 
 
 def write_fits(path: Path, **cards) -> None:
-    """A tiny float32 FITS file with these header cards."""
+    """A tiny float32 FITS file with these header cards (written directly: fast)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = fits.Header([(k.replace("_", "-"), v) for k, v in cards.items()])
-    fits.PrimaryHDU(np.zeros((8, 8), np.float32), header).writeto(path, overwrite=True)
+    header = fits.Header([("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2)])
+    header["NAXIS1"], header["NAXIS2"] = 8, 8
+    header.extend((k.replace("_", "-"), v) for k, v in cards.items())
+    path.write_bytes(header.tostring().encode("ascii") + DATA)
 
 
-def write_archive(root: Path, frames: int) -> list[Path]:
-    """``frames`` science frames spread over tiles, units, filters and nights, and masters."""
+def write_frames(root: Path, frames: int) -> list[Path]:
+    """``frames`` science frames spread over tiles, units, filters and nights."""
     paths = []
     for n in range(frames):
         unit, filt, night = UNITS[n % 20], FILTERS[(n // 20) % 5], NIGHTS[(n // 100) % 28]
         tile = f"T{(n // 500):05d}"
-        stamp = f"{night.replace('-', '')}_{3 + n % 5:02d}{n % 60:02d}{(n // 60) % 60:02d}"
+        clock = f"{3 + n % 5:02d}:{n % 60:02d}:{(n // 60) % 60:02d}"
+        stamp = f"{night}_{clock}".replace("-", "").replace(":", "")
         name = f"calib_{unit}_{tile}_{stamp}_{filt}_100.fits"
         path = root / "scidata" / "7DT" / TELKEY / tile / unit / filt / name
-        date = f"{night}T{3 + n % 5:02d}:{n % 60:02d}:{(n // 60) % 60:02d}"
         write_fits(
             path,
             OBJECT=tile,
             TELESCOP=unit,
             FILTER=filt,
             EXPTIME=100.0,
-            DATE_OBS=date,
+            DATE_OBS=f"{night}T{clock}",
             EGAIN=0.2561,
         )
         paths.append(path)
-    for unit in UNITS:
-        calib = root / "calib" / "7DT" / TELKEY / unit
-        for night in NIGHTS:
-            date = f"{night}T10:00:00"
-            write_fits(
-                calib / "BIAS" / f"bias_{unit}_{night}.fits",
-                IMAGETYP="BIAS",
-                DATE_OBS=date,
-                NCOMBINE=9,
-            )
-            write_fits(
-                calib / "DARK" / f"dark_{unit}_{night}_100s.fits",
-                IMAGETYP="DARK",
-                DATE_OBS=date,
-                EXPTIME=100.0,
-                NCOMBINE=9,
-            )
-            for filt in FILTERS:
-                write_fits(
-                    calib / "FLAT" / f"flat_{unit}_{night}_{filt}.fits",
-                    IMAGETYP="FLAT",
-                    DATE_OBS=date,
-                    FILTER=filt,
-                    NCOMBINE=9,
-                )
     return paths
+
+
+def write_master(calib: Path, unit: str, imagetyp: str, moment: str, **cards) -> Path:
+    """One master of the library layout, taken at ``moment`` (ISO)."""
+    suffix = "_".join(str(v) for v in cards.values())
+    path = calib / unit / imagetyp / f"{imagetyp.lower()}_{unit}_{moment}{suffix}.fits"
+    write_fits(path, IMAGETYP=imagetyp, DATE_OBS=moment, NCOMBINE=9, **cards)
+    return path
+
+
+def write_library(root: Path) -> None:
+    """A bias, a 100 s dark and a flat per filter for every unit and night."""
+    calib = root / "calib" / "7DT" / TELKEY
+    for unit in UNITS:
+        for night in NIGHTS:
+            moment = f"{night}T10:00:00"
+            write_master(calib, unit, "BIAS", moment)
+            write_master(calib, unit, "DARK", moment, EXPTIME=100.0)
+            for filt in FILTERS:
+                write_master(calib, unit, "FLAT", moment, FILTER=filt)
 
 
 def snakemake(workdir: Path, *args) -> tuple[float, str]:
@@ -90,8 +105,40 @@ def snakemake(workdir: Path, *args) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
-def touch_products(workdir: Path, frames: list[Path], root: Path) -> None:
-    """Make every product exist, newer than its inputs, in the order the chain makes them."""
+def write_config(workdir: Path, **inputs) -> None:
+    """The workflow configuration for the archive, with these ``inputs`` settings."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["demo"]["enabled"] = False
+    config["outputs"]["quicklook"] = False  # the default for survey data
+    config["inputs"].update(root=str(workdir / "archive" / "scidata"), **inputs)
+    config["calibration"]["root"] = str(workdir / "archive" / "calib")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def recorded_choices(workdir: Path, frames: list[Path]) -> dict[str, dict]:
+    """Per frame key, the masters the workflow chooses for it, as its record holds them
+    (the choice is the product's own code working on the warm header index)."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    index = HeaderIndex(workdir / "results" / "header-index.json")
+    calib, root = config["calibration"]["root"], config["inputs"]["root"]
+    library = master_lookup.library_paths(calib)
+    groups, _ = master_lookup.build_library(calib, {p: index.fields(p) for p in library})
+    keys = {os.path.relpath(f, root)[: -len(".fits")]: str(f) for f in frames}
+    choices = master_lookup.choose_for_frames(
+        keys,
+        {path: index.fields(path) for path in keys.values()},
+        groups,
+        master_lookup.max_days_by_type(config["calibration"]["max_days"]),
+        config["calibration"]["dark_exptime"],
+        index.digest,
+    )
+    return {key: choice for key, (choice, _) in choices.items()}
+
+
+def make_products(workdir: Path, frames: list[Path], root: Path) -> None:
+    """Make every product exist, newer than its inputs, in the order the chain makes them;
+    the masters' records hold the real choices."""
+    choices = recorded_choices(workdir, frames)
     order = ["mask", "bkg", "bkgrms", "masters", "proprms"]
     now = time.time()
     for step, kind in enumerate(order, start=1):
@@ -99,12 +146,50 @@ def touch_products(workdir: Path, frames: list[Path], root: Path) -> None:
             key = os.path.relpath(frame, root)[: -len(".fits")]
             path = workdir / "results" / (key + PRODUCTS[kind])
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+            path.write_text(json.dumps(choices[key], indent=1) if kind == "masters" else "")
             os.utime(path, (now + step, now + step))
     for table in ("frames.tsv", "summary.tsv"):
         path = workdir / "results" / table
         path.touch()
         os.utime(path, (now + 10, now + 10))
+
+
+TRIVIAL = """
+rule all:
+    input: expand("out/{n}.b", n=range(JOBS // 2))
+rule a:
+    input: "in/{n}.fits"
+    output: "out/{n}.a"
+    log: "logs/a/{n}.log"
+    shell: "touch {output}"
+rule b:
+    input: "out/{n}.a"
+    output: "out/{n}.b"
+    log: "logs/b/{n}.log"
+    shell: "touch {output}"
+"""
+"""A workflow of two trivial jobs per file: the floor that Snakemake's own work sets."""
+
+
+def snakemake_alone(folder: Path, jobs: int) -> float:
+    """Wall time (s) of a no-op run of :data:`TRIVIAL` with ``jobs`` jobs, all up to date."""
+    for n in range(jobs // 2):
+        for step, name in enumerate((f"in/{n}.fits", f"out/{n}.a", f"out/{n}.b")):
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            os.utime(path, (1e9 + step, 1e9 + step))
+    (folder / "Snakefile").write_text(f"JOBS = {jobs}\n{TRIVIAL}")
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(folder)]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def jobs_listed(output: str, rule: str) -> int:
+    """How many jobs of ``rule`` a dry run's job table lists."""
+    match = re.search(rf"^{rule}\s+(\d+)", output, re.MULTILINE)
+    return int(match.group(1)) if match else 0
 
 
 def main(argv=None) -> None:
@@ -113,24 +198,31 @@ def main(argv=None) -> None:
     parser.add_argument("--frames", type=int, default=10000)
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
+    archive = workdir / "archive"
     start = time.perf_counter()
-    frames = write_archive(workdir / "archive", args.frames)
-    print(f"wrote {len(frames)} frames and masters in {time.perf_counter() - start:.1f} s")
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["demo"]["enabled"] = False
-    config["outputs"]["quicklook"] = False  # the default for survey data
-    config["inputs"]["root"] = str(workdir / "archive" / "scidata")
-    config["calibration"]["root"] = str(workdir / "archive" / "calib")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    frames = write_frames(archive, args.frames)
+    write_library(archive)
+    print(f"wrote {len(frames)} frames and the masters in {time.perf_counter() - start:.1f} s")
+    write_config(workdir, newest_nights=1)
     elapsed, output = snakemake(workdir, "--dry-run", "--quiet", "rules")
-    print(f"dry run, nothing built: {elapsed:.1f} s")
+    night = jobs_listed(output, "mask_and_background")
+    print(f"one night ({night} frames), dry run, header index cold (first build): {elapsed:.1f} s")
     elapsed, _ = snakemake(workdir, "--dry-run", "--quiet", "rules")
-    print(f"dry run, nothing built, header index warm: {elapsed:.1f} s")
-    touch_products(workdir, frames, workdir / "archive" / "scidata")
-    elapsed, output = snakemake(workdir)
-    done = "Nothing to be done" in output
-    verdict = "nothing to do" if done else "JOBS RAN"
-    print(f"no-op run, everything up to date: {elapsed:.1f} s ({verdict})")
+    print(f"one night, dry run, header index warm: {elapsed:.1f} s")
+    make_products(workdir, frames, archive / "scidata")
+    for label, inputs in (("one night", {"newest_nights": 1}), ("whole archive", {})):
+        write_config(workdir, **{"newest_nights": 0, **inputs})
+        elapsed, output = snakemake(workdir)
+        verdict = "nothing to do" if "Nothing to be done" in output else "JOBS RAN"
+        print(f"{label}, no-op run, everything up to date: {elapsed:.1f} s ({verdict})")
+    write_master(archive / "calib" / "7DT" / TELKEY, UNITS[0], "BIAS", f"{NIGHTS[-8]}T04:00:00")
+    write_config(workdir, newest_nights=1, add_rechosen=True)
+    elapsed, output = snakemake(workdir, "--dry-run", "--quiet", "rules")
+    added = re.search(r"Nightly \(inputs.add_rechosen\): (.*)\.", output)
+    print(f"nightly run after a new bias in an earlier night, dry run: {elapsed:.1f} s")
+    print(f"  {added.group(1) if added else 'NO NIGHTLY SELECTION REPORTED'}")
+    elapsed = snakemake_alone(workdir / "alone", 2 * night)
+    print(f"Snakemake alone, no-op run of {2 * night} trivial jobs (one night's): {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

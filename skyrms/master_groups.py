@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from skyrms.frame_times import night_of
 from skyrms.io.header_values import date_obs, mjd_of, number_of
 from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP
-from skyrms.master_lookup import TYPES, Master, Observation
+from skyrms.master_lookup import TYPES, Master, Observation, mjd_of_master
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def add_to_library(library: dict, groups: dict[str, Group]) -> dict:
     for group in groups.values():
         m = group.master
         merged.setdefault((m.observatory, m.telkey, m.unit, m.imagetyp), []).append(m)
-    return merged
+    return {key: sorted(masters, key=mjd_of_master) for key, masters in merged.items()}
 
 
 def observation_of(group: Group, first_fields: dict) -> Observation:

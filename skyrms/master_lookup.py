@@ -13,6 +13,7 @@ the path that sorts first, so the choice never depends on listing order.
 
 import glob
 import os
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -89,7 +90,8 @@ def master_of(path: str, root: str, fields: dict) -> Master:
 
 
 def build_library(root: str, fields_by_path: dict[str, dict]) -> tuple[dict, list[str]]:
-    """Masters grouped by (observatory, telkey, unit, type), and one line per unusable file."""
+    """Masters grouped by (observatory, telkey, unit, type), each group sorted by MJD, and
+    one line per unusable file."""
     groups, problems = {}, []
     for path, fields in fields_by_path.items():
         try:
@@ -101,7 +103,7 @@ def build_library(root: str, fields_by_path: dict[str, dict]) -> tuple[dict, lis
             continue
         key = (master.observatory, master.telkey, master.unit, master.imagetyp)
         groups.setdefault(key, []).append(master)
-    return groups, problems
+    return {key: sorted(group, key=mjd_of_master) for key, group in groups.items()}, problems
 
 
 def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
@@ -120,6 +122,15 @@ def preference(master: Master, frame: Observation):
     return (mismatch, abs(master.mjd - frame.mjd), master.mjd, master.path)
 
 
+SLACK = 1e-6
+"""Days added to both ends of the window searched by MJD; the exact test follows."""
+
+
+def mjd_of_master(master: Master) -> float:
+    """The sort key of a library group: the master's MJD."""
+    return master.mjd
+
+
 def choose(
     frame: Observation,
     groups: dict,
@@ -129,7 +140,9 @@ def choose(
 ) -> dict[str, Pick]:
     """The chosen master of each of ``types`` for ``frame``.
 
-    ``max_days`` gives the largest allowed time distance per type (days);
+    ``groups`` holds the masters by (observatory, telkey, unit, type), each list
+    sorted by MJD (as :func:`build_library` makes them); ``max_days`` gives the
+    largest allowed time distance per type (days);
     ``dark_exptime`` is "exact" (the dark's EXPTIME must equal the frame's) or
     "nearest" (the nearest exposure time, to be scaled). Raises
     :class:`NoMasterError` naming the type, the frame and the nearest candidate.
@@ -137,10 +150,18 @@ def choose(
     chosen = {}
     for imagetyp in types:
         group = groups.get((frame.observatory, frame.telkey, frame.unit, imagetyp), [])
-        candidates = [m for m in group if matches(m, frame, dark_exptime)]
-        within = [m for m in candidates if abs(m.mjd - frame.mjd) <= max_days[imagetyp]]
+        days = max_days[imagetyp]
+        near = group[
+            bisect_left(group, frame.mjd - days - SLACK, key=mjd_of_master) : bisect_right(
+                group, frame.mjd + days + SLACK, key=mjd_of_master
+            )
+        ]
+        within = [
+            m for m in near if abs(m.mjd - frame.mjd) <= days and matches(m, frame, dark_exptime)
+        ]
         if not within:
-            raise NoMasterError(no_master_message(frame, imagetyp, candidates, max_days[imagetyp]))
+            candidates = [m for m in group if matches(m, frame, dark_exptime)]
+            raise NoMasterError(no_master_message(frame, imagetyp, candidates, days))
         best = min(within, key=lambda m: preference(m, frame))
         chosen[imagetyp] = Pick(best, best.mjd - frame.mjd)
     return chosen

@@ -11,6 +11,7 @@ import glob
 import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import PurePosixPath
 
 LAYOUT = ("observatory", "telkey", "object", "unit", "filter")
@@ -54,13 +55,23 @@ class Selection:
 
     def matches(self, relpath: str) -> bool:
         """True if a path relative to the root sits in the layout and matches every field."""
-        parts = PurePosixPath(relpath).parts
+        parts = relpath.split(os.sep)
         if len(parts) != len(LAYOUT) + 1 or is_product(parts[-1]):
             return False
-        values = dict(zip((*LAYOUT, "pattern"), parts, strict=True))
         return all(
-            any(fnmatchcase(values[name], p) for p in getattr(self, name)) for name in values
+            any(fnmatchcase(parts[level], p) for p in patterns)
+            for level, patterns in self.restrictions
         )
+
+    @cached_property
+    def restrictions(self) -> list[tuple[int, tuple[str, ...]]]:
+        """(level, patterns) of the fields that can leave a file out (not just ``*``)."""
+        fields = (*LAYOUT, "pattern")
+        return [
+            (level, getattr(self, name))
+            for level, name in enumerate(fields)
+            if getattr(self, name) != ("*",)
+        ]
 
     def globs(self, root: str) -> list[str]:
         """Glob patterns covering the selection (lists become ``*``, filtered after)."""
@@ -79,12 +90,12 @@ def frame_key(path: str, root: str) -> str:
 
     Raises ValueError for a path outside ``root`` or without a FITS ending.
     """
-    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-    if relative.startswith(os.pardir):
+    absolute, folder = os.path.abspath(path), os.path.join(os.path.abspath(root), "")
+    if not absolute.startswith(folder):
         raise ValueError(
             f"{path}: not under the input root {root}; set inputs.root to a folder holding it"
         )
-    return strip_fits_ending(relative)
+    return strip_fits_ending(absolute[len(folder) :])
 
 
 def strip_fits_ending(path: str) -> str:
@@ -100,7 +111,8 @@ def discover(root: str, selection: Selection) -> list[str]:
     found = set()
     for pattern in selection.globs(root):
         found.update(glob.glob(pattern))
-    return sorted(p for p in found if selection.matches(os.path.relpath(p, root)))
+    start = len(os.path.join(root, ""))  # the globs' paths all begin with root/
+    return sorted(p for p in found if selection.matches(p[start:]))
 
 
 def read_path_list(path: str) -> list[str]:

@@ -7,12 +7,19 @@ a later run re-reads only files whose stamp changed, and forgets files that
 are gone. The digest lets the workflow tell a file rewritten with the same
 bytes (a sync that does not keep modification times: nothing to redo) from
 one whose content changed. A file that cannot be read is remembered with its
-error, so that frame fails in its own job, not the whole run.
+error, so that frame fails in its own job, not the whole run. Each entry also
+keeps when the file was first examined (*seen*): the moment it arrived, as far
+as the workflow can tell, whatever modification time a sync gave it.
+
+An index that cannot be read whole (truncated, corrupt, or made for other
+keywords) is never trusted: every file is examined again, and
+:attr:`HeaderIndex.discarded` says why for the caller to warn.
 """
 
 import hashlib
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,9 +82,32 @@ def sha256_of(path: str) -> str:
 
 
 def examine(path: str) -> dict:
-    """A fresh index entry for ``path``: stamp, header keywords and digest."""
+    """A fresh index entry for ``path``: stamp, header keywords, digest, and now as seen."""
     stamp = stamp_of(path)
-    return {"stamp": stamp, "fields": read_fields(path), "sha256": sha256_of(path)}
+    fields, digest = read_fields(path), sha256_of(path)
+    return {"stamp": stamp, "fields": fields, "sha256": digest, "seen": time.time()}
+
+
+ENTRY_KEYS = {"stamp", "fields", "sha256", "seen"}
+"""What every entry of a trusted index holds."""
+
+
+def load_entries(cache: Path) -> tuple[dict, str | None]:
+    """The entries saved at ``cache`` and None, or no entries and why they are not trusted."""
+    try:
+        saved = json.loads(cache.read_bytes())
+    except FileNotFoundError:
+        return {}, None
+    except (ValueError, OSError) as error:
+        return {}, f"{cache}: unreadable ({error}), every file is read again"
+    entries = saved.get("entries") if isinstance(saved, dict) else None
+    if not isinstance(entries, dict) or not all(
+        isinstance(entry, dict) and entry.keys() >= ENTRY_KEYS for entry in entries.values()
+    ):
+        return {}, f"{cache}: not a header index of this version, every file is read again"
+    if saved.get("keywords") != list(INDEXED):
+        return {}, f"{cache}: made for other header keywords, every file is read again"
+    return entries, None
 
 
 class HeaderIndex:
@@ -85,13 +115,8 @@ class HeaderIndex:
 
     def __init__(self, cache):
         self.cache = Path(cache)
-        try:
-            saved = json.loads(self.cache.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            saved = {}
-        # An index made for other keywords is of no use: start afresh.
-        self.entries = saved.get("entries", {}) if saved.get("keywords") == list(INDEXED) else {}
-        self.changed = False
+        self.entries, self.discarded = load_entries(self.cache)
+        self.changed = self.discarded is not None
 
     def refresh(self, paths) -> int:
         """Examine the paths that are new or whose stamp changed; returns how many.
@@ -111,6 +136,10 @@ class HeaderIndex:
     def digest(self, path: str) -> str:
         """SHA-256 of a refreshed path's bytes."""
         return self.entries[path]["sha256"]
+
+    def seen(self, path: str) -> float:
+        """When a refreshed path was first examined as it is now (s since the epoch)."""
+        return self.entries[path]["seen"]
 
     def save(self, keep) -> None:
         """Write the cache (atomically), keeping only the paths in ``keep``."""

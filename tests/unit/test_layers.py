@@ -18,6 +18,7 @@ ALLOWED = {
     "master_lookup": {"io"},
     "master_groups": {"io", "master_lookup", "frame_times"},
     "frame_times": {"io"},
+    "rechosen": set(),
     "steps": {"steps", "science", "io", "master_lookup"},
     "job": {"io"},
     "config": {"io"},

@@ -50,14 +50,16 @@ def test_choice_is_recorded_per_frame(demo_run):
         assert master.relpath in record
 
 
-def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
+def sync_an_earlier_bias(workdir):
+    """A master bias of 7DT02 taken during the night of 2025-11-20, nearer to that night's
+    frames than their own; returns its path and the keys of the frames it wins."""
     bias = next(
         m
         for m in MASTERS
         if m.imagetyp == "BIAS" and m.unit == "7DT02" and m.date_obs.startswith("2025-11-20")
     )
-    new = synced / "demo" / os.path.dirname(bias.relpath) / "bias_7DT02_20251120_early.fits"
-    with fits.open(synced / "demo" / bias.relpath) as hdul:
+    new = workdir / "demo" / os.path.dirname(bias.relpath) / "bias_7DT02_20251120_early.fits"
+    with fits.open(workdir / "demo" / bias.relpath) as hdul:
         hdul[0].header["DATE-OBS"] = "2025-11-20T03:30:00"
         hdul[0].header["MJD-OBS"] = 60999.145833
         hdul.writeto(new)
@@ -65,6 +67,11 @@ def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
         key_of(f) for f in FRAMES if f.unit == "7DT02" and f.date_obs.startswith("2025-11-20")
     }
     assert winners
+    return new, winners
+
+
+def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
+    new, winners = sync_an_earlier_bias(synced)
     planned = planned_jobs(snakemake(synced, "--dry-run").stdout)
     rules = ("propagated_rms", "quicklook")
     expected = {(rule, key) for rule in rules for key in winners}
@@ -75,6 +82,33 @@ def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
         header = fits.getheader(synced / "results" / (key + ".proprms.fits"), 1)
         assert header["IN_BIAS"] == str(new)
     assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout
+
+
+FRAME_RULES = ("propagated_rms", "quicklook")
+"""The per-frame jobs a new master reruns."""
+NIGHTLY = {"inputs": {"newest_nights": 1, "add_rechosen": True}}
+
+
+def frame_jobs(dry_run):
+    """(rule, key) of the per-frame jobs a dry run lists."""
+    return {(rule, key) for rule, key in planned_jobs(dry_run.stdout) if key is not None}
+
+
+def test_the_nightly_run_takes_the_newest_night_and_exactly_the_frames_masters_change(synced):
+    assert frame_jobs(snakemake(synced, "--dry-run", config=NIGHTLY)) == set()
+    _, winners = sync_an_earlier_bias(synced)
+    never = next(f for f in FRAMES if f.unit == "7DT05" and f.date_obs < "2025-11-21")
+    for path in (synced / "results").rglob(os.path.basename(key_of(never)) + ".*"):
+        path.unlink()  # its products and logs gone: as a frame synced late would be
+    dry = snakemake(synced, "--dry-run", config=NIGHTLY)
+    expected = {(rule, key) for rule in FRAME_RULES for key in winners}
+    expected |= {(rule, key_of(never)) for rule in ("mask_and_background", *FRAME_RULES)}
+    assert frame_jobs(dry) == expected
+    newest = sum(f.date_obs.startswith("2025-11-22") for f in FRAMES)
+    assert (
+        f"{newest} frames in the time selection, 1 earlier ones new or changed, "
+        f"{len(winners)} choosing other masters" in dry.stdout
+    )
 
 
 NO_QUICKLOOKS = {"outputs": {"quicklook": False}}

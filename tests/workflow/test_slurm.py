@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from skyrms.demo import survey
 from tests.helpers import REPO, snakemake
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo")
@@ -149,10 +150,14 @@ def cluster():
             conf.write_bytes(previous)
 
 
-def test_demo_on_slurm_equals_the_local_run(cluster, demo_run, tmp_path):
+def test_one_night_on_slurm_equals_the_local_run(cluster, demo_run, tmp_path):
+    """The newest night of one unit, as a nightly run would select it (from the header index)."""
     workdir = tmp_path / "slurm"
     shutil.copytree(demo_run / "demo", workdir / "demo", symlinks=True)
-    config = {"inputs": {"object": "T01462", "unit": "7DT02"}, "outputs": {"quicklook": False}}
+    config = {
+        "inputs": {"unit": "7DT02", "newest_nights": 1},
+        "outputs": {"quicklook": False},
+    }
     run = snakemake(
         workdir,
         "--workflow-profile", str(REPO / "profiles" / "slurm"),
@@ -163,8 +168,13 @@ def test_demo_on_slurm_equals_the_local_run(cluster, demo_run, tmp_path):
         config=config,
     )  # fmt: skip
     assert "has been submitted with SLURM jobid" in run.stdout
-    made = sorted((workdir / "results").rglob("*.proprms.fits"))
-    assert len(made) == 4
+    made = {p.name for p in (workdir / "results").rglob("*.proprms.fits")}
+    night = {
+        os.path.basename(f.relpath).replace(".fits", ".proprms.fits")
+        for f in survey.plan()[0]
+        if f.unit == "7DT02" and f.date_obs.startswith("2025-11-22")
+    }
+    assert len(night) == 5 and made == night
     for product in (workdir / "results").rglob("*.fits"):
         local = demo_run / product.relative_to(workdir)
         assert np.array_equal(fits.getdata(product, ext=-1), fits.getdata(local, ext=-1)), product

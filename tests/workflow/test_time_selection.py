@@ -47,3 +47,15 @@ def test_a_time_selection_without_frames_stops_with_one_line(workdir):
     run = snakemake(workdir, "--dry-run", config={"inputs": {"since": "2030-01-01"}}, check=False)
     assert run.returncode != 0
     assert "inputs: none of the 18 frames matching the selection was taken" in run.stdout
+
+
+def test_a_truncated_header_index_is_rebuilt_with_a_warning(workdir):
+    snakemake(workdir, "--dry-run", config={"inputs": {"newest_nights": 1}})
+    cache = workdir / "results" / "header-index.json"
+    cache.write_bytes(cache.read_bytes()[:1000])  # as after a full disk
+    dry = snakemake(workdir, "--dry-run", config={"inputs": {"newest_nights": 1}})
+    assert "Header index results/header-index.json: unreadable" in dry.stdout
+    assert f"Indexed {len(FRAMES)} new or changed frames." in dry.stdout
+    planned = {key for rule, key in planned_jobs(dry.stdout) if rule == "mask_and_background"}
+    assert planned == {key_of(f) for f in FRAMES if f.date_obs.startswith("2025-11-22")}
+    assert json.loads(cache.read_text())["entries"]  # written whole again

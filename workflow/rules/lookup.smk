@@ -3,12 +3,16 @@
 At parse time: refreshes the header index (RESULTS/header-index.json: reads
 and hashes only new or changed frames, masters and raw calibration frames, on
 all cores), plans the masters to build from raw frames (masters.enabled), and
-chooses each frame's master bias, dark and flat among built and planned ones,
-so that they are the inputs of its propagated_rms job: a nearer master
-arriving, or a master whose raw frames changed, reruns exactly its frames.
+adds to a time selection the earlier frames whose masters changed since their
+products were made (inputs.add_rechosen: the nightly run), checks the frames'
+folders, and chooses each frame's master bias, dark and flat among built and
+planned ones, so that they are the inputs of its propagated_rms job: a nearer
+master arriving, or a master whose raw frames changed, reruns exactly its
+frames.
 """
 
-from skyrms import master_groups, master_lookup
+from skyrms import master_groups, master_lookup, rechosen
+from skyrms.io.discovery import PRODUCTS
 
 MASTERS = SETTINGS["masters"]
 BUILDING = CALIBRATION["enabled"] and MASTERS["enabled"]
@@ -99,10 +103,88 @@ def master_choices():
     )
 
 
+def master_arrivals():
+    """When each master of the library arrived as it is now: a planned master when the
+    newest of its raw frames and of the masters it is corrected with did."""
+    seen = {}
+    for group in sorted(GROUPS.values(), key=master_groups.build_order):
+        needs = PREREQUISITES[group.relpath][0] or {}
+        seen[group.master.path] = max(
+            [INDEX.seen(path) for path in group.raws]
+            + [seen.get(path) or INDEX.seen(path) for path in needs.values()]
+        )
+    return [
+        rechosen.Arrival(
+            unit=(m.observatory, m.telkey, m.unit),
+            mjd=m.mjd,
+            seen=seen.get(m.path) or INDEX.seen(m.path),
+            imagetyp=m.imagetyp,
+        )
+        for masters in LIBRARY_GROUPS.values()
+        for m in masters
+    ]
+
+
+def frame_arrival(key, path):
+    """A frame's unit, time and arrival, for skyrms.rechosen (no unit if unreadable)."""
+    try:
+        frame = master_lookup.observation_of(key, path, INDEX.fields(path))
+        unit, mjd = (frame.observatory, frame.telkey, frame.unit), frame.mjd
+    except ValueError:
+        unit, mjd = (), float("nan")
+    return rechosen.Arrival(unit=unit, mjd=mjd, seen=INDEX.seen(path))
+
+
+def rechosen_frames():
+    """The frames outside the time selection that this run looks at again, by key
+    (inputs.add_rechosen): never attempted, arrived or changed since their products
+    were made, or choosing other masters now that new ones arrived (skyrms.rechosen)."""
+    outside = {key: path for key, path in CANDIDATES.items() if key not in FRAMES}
+    if not (SETTINGS["inputs"]["add_rechosen"] and outside):
+        return {}
+    final = PRODUCTS["masters" if CALIBRATION["enabled"] else "bkgrms"]
+    rules = ("propagated_rms", "mask_and_background")
+    attempts = {
+        key: rechosen.last_attempt(
+            [
+                os.path.join(OUTDIR, key + final),
+                *(os.path.join(RESULTS, "logs", rule, f"{key}.log") for rule in rules),
+            ]
+        )
+        for key in outside
+    }
+    max_days = master_lookup.max_days_by_type(CALIBRATION["max_days"])
+    new, served = rechosen.candidates(
+        {key: frame_arrival(key, path) for key, path in outside.items()},
+        master_arrivals() if CALIBRATION["enabled"] else [],
+        attempts,
+        max_days,
+    )
+    choices = master_lookup.choose_for_frames(
+        {key: outside[key] for key in served},
+        {outside[key]: INDEX.fields(outside[key]) for key in served},
+        LIBRARY_GROUPS,
+        max_days,
+        CALIBRATION["dark_exptime"],
+        master_digest,
+    )
+    changed = rechosen.rechosen(
+        {key: choice for key, (choice, _) in choices.items()},
+        {key: os.path.join(OUTDIR, key + final) for key in served},
+    )
+    logger.info(
+        f"Nightly (inputs.add_rechosen): {len(FRAMES)} frames in the time selection, "
+        f"{len(new)} earlier ones new or changed, {len(changed)} choosing other masters."
+    )
+    return {key: outside[key] for key in [*new, *changed]}
+
+
 LIBRARY, RAWS = indexed_inputs()
 GROUPS = planned_masters()
 LIBRARY_GROUPS = master_library() if CALIBRATION["enabled"] else {}
 PREREQUISITES, PLANNED_DIGESTS = prerequisites()
+FRAMES = {**FRAMES, **rechosen_frames()}
+check_output_folders()
 CHOICES = master_choices() if CALIBRATION["enabled"] else {}
 
 

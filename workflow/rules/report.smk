@@ -4,6 +4,11 @@ Both are in the HTML report (snakemake --report report.html), with the
 captions in workflow/report/.
 """
 
+SUMMARIZED = frame_products(
+    "mask", "bkg", "bkgrms", *(("proprms",) if CALIBRATION["enabled"] else ())
+)
+"""Per frame key, the products whose headers the summary reads."""
+
 
 rule summary:
     input:

@@ -3,10 +3,11 @@
 At parse time: searches inputs.root (or reads the path list) for the frames
 that match the layout fields and the file pattern, refreshes their entries in
 the header index (RESULTS/header-index.json: only new or changed files are
-read), keeps those taken in the time selection (inputs.since, inputs.until,
-inputs.newest_nights: from the index, no frame is opened), and checks that
-the results folder (and with beside_inputs every frame's folder) can be
-written, before any job starts.
+read), and keeps those taken in the time selection (inputs.since,
+inputs.until, inputs.newest_nights: from the index, no frame is opened); the
+results folder is checked first (the index lives there). lookup.smk may add
+the earlier frames a nightly run must look at again (inputs.add_rechosen) and
+then checks the frames' folders.
 """
 
 import tempfile
@@ -85,10 +86,11 @@ def time_selection(candidates):
 check_writable(RESULTS, "outputs.results")  # before the index, which lives there
 CANDIDATES = keyed_frames()
 INDEX = HeaderIndex(os.path.join(RESULTS, "header-index.json"))
+if INDEX.discarded:
+    logger.warning(f"Header index {INDEX.discarded}")
 if count := INDEX.refresh(list(CANDIDATES.values())):
     logger.info(f"Indexed {count} new or changed frames.")
 FRAMES = time_selection(CANDIDATES)
-check_output_folders()
 
 
 def product(kind):
@@ -114,12 +116,6 @@ def products_of_all_frames(*kinds):
 def flat(products):
     """The paths of a {key: {kind: path}} mapping, in one list."""
     return [path for paths in products.values() for path in paths.values()]
-
-
-SUMMARIZED = frame_products(
-    "mask", "bkg", "bkgrms", *(("proprms",) if CALIBRATION["enabled"] else ())
-)
-"""Per frame key, the products whose headers the summary reads."""
 
 
 def final_products():
