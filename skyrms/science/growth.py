@@ -298,8 +298,12 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
     floor : uncertainty of the background (RMS units): the noise of a ring never falls below it.
     max_radius : largest radius (px) any source may reach.
     grown_before : optional boolean per source, True for sources grown in an earlier pass.
-        Rings are first laid two rings and 4 px out (2 px for sources grown before: most
-        grow no further), then twice as far for every source that passes all of them.
+        Rings are first laid two rings and 4 px out (2 px for sources grown before), then
+        twice as far for every source that passes all of them. Sources grown before, which
+        mostly grow no further, are first probed with the ring at their radius only: those
+        that pass it or cannot be judged on it go on as above, so the probe changes how much
+        is computed, not the radius found (apart from the sampling of sources too large to
+        be sampled at every pixel).
     """
     inner = np.asarray(start, dtype=np.float64)
     radius, reason = inner.copy(), np.full(len(objects), NOISE)
@@ -308,10 +312,12 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
     if grown_before is None:
         grown_before = np.zeros(len(objects), dtype=bool)
     reach = inner * RING_GROWTH**2 + np.where(grown_before, 2, 4)
+    probing = grown_before.copy()
     todo = np.arange(len(objects))
     while todo.size:
         reach[todo] = np.minimum(reach[todo], max_radius)
-        limit = ring_index(reach[todo])
+        probed = probing[todo]
+        limit = np.where(probed, first[todo], ring_index(reach[todo]))
         sums, samples, stride = ring_sums(judge, objects[todo], (axes[0][todo], axes[1][todo]),
                                           inner[todo], limit)  # fmt: skip
         last, why, level, slope = decide(sums, samples, stride, first[todo], limit,
@@ -320,6 +326,9 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
         measured = np.where(last >= first[todo], edges[last + 1], inner[todo])
         radius[todo] = extend(measured, last, why, level, slope, edges, mask_level)
         reason[todo] = why
-        todo = todo[(why == LIMIT) & (reach[todo] < max_radius)]
-        reach[todo] *= 2
+        unsettled = (why == LIMIT) | (probed & (why == HIDDEN))
+        wider = unsettled & (probed | (reach[todo] < max_radius))
+        reach[todo[wider & ~probed]] *= 2  # probed sources go on at their first reach
+        probing[todo] = False
+        todo = todo[wider]
     return Growth(np.minimum(np.maximum(radius, inner), max_radius), reason)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sep
 
 from skyrms.demo.physics import moffat_alpha, moffat_value
 from skyrms.science import growth
@@ -111,3 +112,26 @@ def test_invalid_pixels_never_join_a_ring():
     frame[:, 160:200] = np.nan
     result = iterate_source_mask(frame, invalid_pixels(frame), PARAMS, MESH)
     assert masked_radius(result.mask & ~np.uint8(1), x0, y0) < 2 * level_radius(100, 0.15)
+
+
+def test_where_the_rings_first_reach_changes_no_radius():
+    """Sources grown before are probed one ring out first: the radii are those found when
+    the rings first reach further (sources small enough to be sampled at every pixel)."""
+    shape, rng = (600, 600), np.random.default_rng(5)
+    x0, y0 = rng.uniform(40, 560, 60), rng.uniform(40, 560, 60)
+    peak = 10 ** rng.uniform(0.7, 2.5, 60)  # 5 to 300 sigma
+    signal = np.zeros(shape)
+    for x, y, p in zip(x0, y0, peak, strict=True):
+        flux = p * NOISE / moffat_value(0.0, 1.0, FWHM, BETA)
+        signal += moffat_value(distance(shape, x, y) ** 2, flux, FWHM, BETA)
+    significance = ((frame_with(signal) - SKY) / NOISE).astype(np.float32)
+    objects = sep.extract(significance, 3.0, minarea=5)
+    judge = growth.Judge(significance, np.zeros(shape, bool))
+    start = growth.isophotal_radius(objects)
+    found = [
+        growth.grow(judge, objects, start, 1.5, 0.15, 1 / 64, 600.0,
+                    grown_before=np.full(len(objects), before)).radius
+        for before in (False, True)
+    ]  # fmt: skip
+    assert len(objects) > 40 and found[0].max() < 30
+    assert np.array_equal(found[0], found[1])
