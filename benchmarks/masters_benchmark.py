@@ -1,4 +1,4 @@
-"""One master bias from raw frames: skyrms's master step against ccdproc.combine.
+"""One master bias from raw frames: skyrms's master step against ccdproc.combine and ezphot.
 
     python -m benchmarks.masters_benchmark WORKDIR [--frames 9] [--shape 6388 9576]
         [--method median|mean|minmax|sigma_clip] [--repeats 1] [--dtype uint16|float32]
@@ -16,11 +16,16 @@ to the next), each in a fresh process:
 2. ccdproc: ``ccdproc.combine`` with the same combination and clipping
    (:mod:`benchmarks.peers.ccdproc_combine`), everything else its default: its
    ``mem_limit`` (16e9 bytes), float64 pixels, and the uncertainty it computes for every
-   combination, written with a MASK extension.
+   combination, written with a MASK extension;
+3. ezphot: its combiner (``Stack().combiner.combine_images_parallel``, its default
+   processes) with the same combination (:mod:`benchmarks.peers.ezphot_master`), the
+   call its master builder ``Preprocess.generate_masterframe`` means to make: in ezphot
+   0.4.15 the builder itself fails before combining anything (see that module).
 
-ccdproc is installed on first use into its own virtual environment (WORKDIR/venvs/ccdproc,
-by :func:`benchmarks.benchmark.install_peer`), so skyrms does not depend on it;
-``--skip-peers`` leaves it out and its figures read "not measured". Both run as the
+The peers are installed on first use into their own virtual environments
+(WORKDIR/venvs/ccdproc, WORKDIR/venvs/ezphot, by :func:`benchmarks.benchmark.install_peer`),
+so skyrms does not depend on them; ``--skip-peers`` leaves them out and their figures read
+"not measured". Both run as the
 workflow's jobs do (:data:`benchmarks.benchmark.JOB_ENVIRONMENT`: one thread, numpy's
 huge-page advice off), with the raw frames in the page cache (read once before the
 first run). A wall time includes starting Python and importing the libraries; a peak
@@ -36,12 +41,12 @@ tail of noisier pixels (3x), rounded to whole ADU. Headers: IMAGETYP BIAS, DATE-
 EXPTIME 0, EGAIN, GAIN, TELESCOP 7DT02, INSTRUME, OBSERVAT, SATURATE.
 
 Prints, for each method, the median wall time and peak RSS over the repeats (with the
-min - max), the ratio skyrms / ccdproc of the wall times (median of the repeats' ratios;
-target <= 0.5) and skyrms's peak RSS against its target (<= 1536 MB); then how far
-skyrms's master is from ccdproc's (largest difference in ADU, median difference in units
-of each pixel's simulated read noise) and how skyrms's ERR and RDNOISE compare with
-ccdproc's uncertainty and the simulated read noise. Writes everything to
-WORKDIR/masters_benchmark.json. Exits with status 1 if skyrms failed.
+min - max), the ratios skyrms / ccdproc (target <= 0.5) and skyrms / ezphot of the wall
+times (median of the repeats' ratios) and skyrms's peak RSS against its target (<= 1536
+MB); then how far skyrms's master is from ccdproc's (largest difference in ADU, median
+difference in units of each pixel's simulated read noise) and how skyrms's ERR and
+RDNOISE compare with ccdproc's uncertainty and the simulated read noise. Writes
+everything to WORKDIR/masters_benchmark.json. Exits with status 1 if skyrms failed.
 """
 
 import argparse
@@ -65,6 +70,8 @@ FULL_SHAPE = benchmark.FULL_SHAPE  # ny, nx: a 7DT frame
 PEER_PACKAGES = {"ccdproc": ["ccdproc"]}
 """The peer's packages, installed into WORKDIR/venvs/ccdproc by benchmark.install_peer."""
 CCDPROC_DRIVER = HERE / "peers" / "ccdproc_combine.py"
+EZPHOT_DRIVER = HERE / "peers" / "ezphot_master.py"
+PEERS = ("ccdproc", "ezphot")
 
 SKYRMS_CALL = (
     "import sys; from skyrms.science.combine import CombineParams; "
@@ -175,13 +182,30 @@ def skyrms_command(method: str, paths: list[Path], output: Path) -> list[str]:
     return [sys.executable, "-c", SKYRMS_CALL, method, str(output), *map(str, paths)]
 
 
-def ccdproc_command(python: Path, params: CombineParams, paths, output: Path, info: Path):
-    """The ccdproc driver, run by the python of its venv."""
+def driver_command(python: Path, driver: Path, params: CombineParams, paths, output, *more):
+    """A peer's driver (``driver``) run by the python of its venv, with the combination of
+    ``params`` and the driver's ``more`` options."""
     return [
-        str(python), "-I", str(CCDPROC_DRIVER), str(output), *map(str, paths),
+        str(python), "-I", str(driver), str(output), *map(str, paths),
         "--method", params.method, "--sigma", str(params.sigma), "--nlow", str(params.nlow),
-        "--nhigh", str(params.nhigh), "--info", str(info),
+        "--nhigh", str(params.nhigh), *more,
     ]  # fmt: skip
+
+
+def peer_commands(workdir: Path, params: CombineParams, paths, outputs, info: Path) -> dict:
+    """{peer: a function making its command}, each peer installed on first use (the function
+    raises Unavailable); ccdproc writes what it used to ``info``, ezphot's configuration is
+    in its home."""
+    return {
+        "ccdproc": lambda: driver_command(
+            install_ccdproc(workdir), CCDPROC_DRIVER, params, paths, outputs["ccdproc"],
+            "--info", str(info),
+        ),
+        "ezphot": lambda: driver_command(
+            benchmark.install_peer(workdir, "ezphot"), EZPHOT_DRIVER, params, paths,
+            outputs["ezphot"], "--home", str(benchmark.peer_home(workdir, "ezphot")),
+        ),
+    }  # fmt: skip
 
 
 def install_ccdproc(workdir: Path) -> Path:
@@ -206,18 +230,25 @@ FIGURES = {
     "ccdproc_wall_s": ("ccdproc.combine: wall time (s)", None),
     "ccdproc_rss_mb": ("ccdproc.combine: peak RSS (MB)", None),
     "ccdproc_written_mb": ("ccdproc.combine: master file (MB)", None),
+    "ezphot_wall_s": ("ezphot combiner: wall time (s)", None),
+    "ezphot_rss_mb": ("ezphot combiner: peak RSS (MB)", None),
+    "ezphot_written_mb": ("ezphot combiner: master file (MB)", None),
     "skyrms_over_ccdproc": ("ratio skyrms / ccdproc, wall time", ("<=", 0.5)),
+    "skyrms_over_ezphot": ("ratio skyrms / ezphot, wall time", None),
     "rss_skyrms_over_ccdproc": ("ratio skyrms / ccdproc, peak RSS", None),
     "max_abs_diff_adu": ("master: max |skyrms - ccdproc| (ADU)", None),
     "median_diff_over_noise": ("master: median |skyrms - ccdproc| / read noise", ("<=", 0.01)),
     "differing_fraction": ("master: pixels off by > 0.01 read noise", None),
     "err_over_uncertainty": ("ERR: median skyrms ERR / ccdproc uncertainty", None),
     "rdnoise_over_truth": ("RDNOISE: median skyrms / simulated read noise", None),
+    "max_abs_diff_ezphot_adu": ("master: max |skyrms - ezphot| (ADU)", None),
 }
 """Every figure: its label in the table and its target (comparison, value) or None."""
 
 NEEDS = {
     "skyrms_over_ccdproc": ("skyrms", "ccdproc"),
+    "skyrms_over_ezphot": ("skyrms", "ezphot"),
+    "max_abs_diff_ezphot_adu": ("skyrms", "ezphot"),
     "rss_skyrms_over_ccdproc": ("skyrms", "ccdproc"),
     "max_abs_diff_adu": ("skyrms", "ccdproc"),
     "median_diff_over_noise": ("skyrms", "ccdproc"),
@@ -228,11 +259,15 @@ NEEDS = {
 """The methods a figure needs, when not the one its key starts with."""
 
 
-def agreement(ours: Path | None, theirs: Path | None, shape) -> dict[str, float]:
-    """How skyrms's master (``ours``) compares with ccdproc's (``theirs``) and with the
+def agreement(ours: Path | None, theirs: Path | None, shape, ezphot=None) -> dict[str, float]:
+    """How skyrms's master (``ours``) compares with ccdproc's (``theirs``), ezphot's and the
     simulated read noise; figures of a missing master are left out."""
     noise = read_noise(shape)
     result = {}
+    if ours and ezphot:
+        difference = fits.getdata(ours).astype(np.float64) - fits.getdata(ezphot)
+        result["max_abs_diff_ezphot_adu"] = float(np.nanmax(np.abs(difference)))
+        del difference
     with fits.open(ours) if ours else fits.HDUList() as mine:
         if ours:
             rdnoise = mine[kw.READ_NOISE_EXTENSION].data.astype(np.float32) / np.float32(EGAIN)
@@ -261,11 +296,15 @@ def repeat_values(runs: dict[str, list[dict]], agreed: dict[str, float]) -> dict
             values[f"{name}_wall_s"] = [run["wall_s"] for run in done]
             values[f"{name}_rss_mb"] = [run["rss_mb"] for run in done]
             values[f"{name}_written_mb"] = [run["written"] / MB for run in done]
-    if runs["skyrms"] and runs["ccdproc"]:
-        pairs = list(zip(runs["skyrms"], runs["ccdproc"], strict=True))
-        ratios = {"skyrms_over_ccdproc": "wall_s", "rss_skyrms_over_ccdproc": "rss_mb"}
-        for figure, key in ratios.items():
-            values[figure] = [ours[key] / peer[key] for ours, peer in pairs]
+    ratios = {
+        "skyrms_over_ccdproc": ("ccdproc", "wall_s"),
+        "rss_skyrms_over_ccdproc": ("ccdproc", "rss_mb"),
+        "skyrms_over_ezphot": ("ezphot", "wall_s"),
+    }
+    for figure, (peer, key) in ratios.items():
+        if runs["skyrms"] and runs[peer]:
+            pairs = zip(runs["skyrms"], runs[peer], strict=True)
+            values[figure] = [ours[key] / theirs[key] for ours, theirs in pairs]
     values |= {key: [value] for key, value in agreed.items()}
     return values
 
@@ -312,7 +351,7 @@ def main(argv=None) -> None:
     parser.add_argument("--method", choices=METHODS, default="median")
     parser.add_argument("--repeats", type=int, default=1, help="runs of every method")
     parser.add_argument("--dtype", choices=DTYPES, default="uint16", help="raw frames' pixels")
-    parser.add_argument("--skip-peers", action="store_true", help="leave out ccdproc")
+    parser.add_argument("--skip-peers", action="store_true", help="leave out ccdproc, ezphot")
     args = parser.parse_args(argv)
     if args.frames < 3 or args.repeats < 1 or min(args.shape) < 1:
         parser.error("--frames must be at least 3, --repeats at least 1")
@@ -325,22 +364,21 @@ def main(argv=None) -> None:
     warm(paths)
     out = workdir / "out"
     out.mkdir(parents=True, exist_ok=True)
-    outputs = {"skyrms": out / "skyrms.fits", "ccdproc": out / "ccdproc.fits"}
+    outputs = {name: out / f"{name}.fits" for name in ("skyrms", *PEERS)}
     info_path = out / "ccdproc.json"
     commands = {"skyrms": skyrms_command(args.method, paths, outputs["skyrms"])}
     unavailable = {}
-    if args.skip_peers:
-        unavailable["ccdproc"] = "skipped (--skip-peers)"
-    else:
+    for name, command in peer_commands(workdir, params, paths, outputs, info_path).items():
+        if args.skip_peers:
+            unavailable[name] = "skipped (--skip-peers)"
+            continue
         try:
-            python = install_ccdproc(workdir)
-            command = ccdproc_command(python, params, paths, outputs["ccdproc"], info_path)
-            commands["ccdproc"] = command
+            commands[name] = command()
         except Unavailable as error:
-            unavailable["ccdproc"] = f"not installed: {error}"
-    runs = {"skyrms": [], "ccdproc": []}
+            unavailable[name] = f"not installed: {error}"
+    runs = {name: [] for name in outputs}
     for repeat in range(1, args.repeats + 1):
-        names = list(commands) if repeat % 2 else list(reversed(commands))
+        names = list(commands) if repeat % 2 else list(reversed(commands))  # alternating
         for name in names:
             if name in unavailable:
                 continue
@@ -351,13 +389,16 @@ def main(argv=None) -> None:
         walls = ", ".join(f"{name} {done[-1]['wall_s']:.2f}" for name, done in runs.items() if done)
         print(f"repeat {repeat}/{args.repeats}, wall time (s): {walls or 'none'}", flush=True)
     measured_masters = {name: outputs[name] if runs[name] else None for name in outputs}
-    agreed = agreement(measured_masters["skyrms"], measured_masters["ccdproc"], shape)
+    agreed = agreement(
+        measured_masters["skyrms"], measured_masters["ccdproc"], shape, measured_masters["ezphot"]
+    )
     results = figures(repeat_values(runs, agreed), unavailable)
     ccdproc_info = json.loads(info_path.read_text()) if runs["ccdproc"] else None
     writes = {
         "skyrms": "float32 master + ERR + RDNOISE + INPUTS (SHA-256 of every raw frame, "
         "computed in the run)",
         "ccdproc": "float64 master + UNCERT + MASK (its defaults)",
+        "ezphot": "the combined pixels as its combiner returns them (no error map)",
     }
     kind = "uint16, BZERO 32768" if args.dtype == "uint16" else "float32"
     print(
@@ -377,6 +418,10 @@ def main(argv=None) -> None:
         )
     else:
         print(f"ccdproc: not measured: {unavailable.get('ccdproc', 'no run')}")
+    if runs["ezphot"]:
+        print(f"ezphot: Stack().combiner.combine_images_parallel; writes {writes['ezphot']}")
+    else:
+        print(f"ezphot: not measured: {unavailable.get('ezphot', 'no run')}")
     print()
     print(table(results))
     for name, why in unavailable.items():
