@@ -9,7 +9,9 @@ bytes (a sync that does not keep modification times: nothing to redo) from
 one whose content changed. A file that cannot be read is remembered with its
 error, so that frame fails in its own job, not the whole run. Each entry also
 keeps when the file was first examined (*seen*): the moment it arrived, as far
-as the workflow can tell, whatever modification time a sync gave it.
+as the workflow can tell, whatever modification time a sync gave it (entries
+of an index written before arrival times were kept count as arrived at time 0,
+so that upgrading does not read and hash a whole archive again).
 
 An index that cannot be read whole (truncated, corrupt, or made for other
 keywords) is never trusted: every file is examined again, and
@@ -88,8 +90,8 @@ def examine(path: str) -> dict:
     return {"stamp": stamp, "fields": fields, "sha256": digest, "seen": time.time()}
 
 
-ENTRY_KEYS = {"stamp", "fields", "sha256", "seen"}
-"""What every entry of a trusted index holds."""
+ENTRY_KEYS = {"stamp", "fields", "sha256"}
+"""What every entry of a trusted index holds (and ``seen``, 0 when it was not kept)."""
 
 
 def load_entries(cache: Path) -> tuple[dict, str | None]:
@@ -107,6 +109,8 @@ def load_entries(cache: Path) -> tuple[dict, str | None]:
         return {}, f"{cache}: not a header index of this version, every file is read again"
     if saved.get("keywords") != list(INDEXED):
         return {}, f"{cache}: made for other header keywords, every file is read again"
+    for entry in entries.values():
+        entry.setdefault("seen", 0.0)
     return entries, None
 
 

@@ -103,3 +103,20 @@ def test_a_truncated_or_foreign_index_is_rebuilt_with_a_reason(tmp_path):
         again.save(paths)
         assert HeaderIndex(cache).discarded is None  # and written whole
     assert all(HeaderIndex(cache).seen(path) > first_seen[path] for path in paths)
+
+
+def test_an_index_from_before_arrival_times_is_kept_with_arrival_zero(tmp_path):
+    """Upgrading keeps the entries (no archive read and hashed again); they count as
+    arrived before any product was made."""
+    paths = [write_frame(tmp_path / f"f{n}.fits") for n in range(2)]
+    cache = tmp_path / "index.json"
+    index = HeaderIndex(cache)
+    index.refresh(paths)
+    index.save(paths)
+    saved = json.loads(cache.read_text())
+    for entry in saved["entries"].values():
+        del entry["seen"]
+    cache.write_text(json.dumps(saved))
+    again = HeaderIndex(cache)
+    assert again.discarded is None and again.refresh(paths) == 0
+    assert [again.seen(path) for path in paths] == [0.0, 0.0]
