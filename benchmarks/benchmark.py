@@ -90,6 +90,18 @@ PEER_DRIVERS = {"photutils": "photutils_plain.py", "ezphot": "ezphot_steps.py"}
 """Each peer's driver script in benchmarks/peers/, run by the python of the peer's venv."""
 FLOOR_CALL = "import sys; from benchmarks.benchmark import floor; floor(*sys.argv[1:])"
 
+
+def method_figures(name: str, label: str, written: str, per: str = "", rss_target=None) -> dict:
+    """The three figures of one measured method, keyed ``{name}_wall_s``, ``{name}_rss_mb``
+    and ``{name}_written_mb``: its wall time (``per`` what, s), peak RSS (MB, with
+    ``rss_target``) and what it wrote (MB), each labelled ``{label}: ...``."""
+    return {
+        f"{name}_wall_s": (f"{label}: wall time{per} (s)", None),
+        f"{name}_rss_mb": (f"{label}: peak RSS (MB)", rss_target),
+        f"{name}_written_mb": (f"{label}: {written} (MB)", None),
+    }
+
+
 FIGURES = {
     "chain_wall_s": ("chain: wall time per frame (s)", None),
     "mask_and_background_wall_s": ("  mask_and_background job (s)", None),
@@ -103,15 +115,9 @@ FIGURES = {
     "total_wall_s": ("workflow: total wall time of the run (s)", None),
     "jobs_wall_s": ("workflow: sum of job wall times (s)", None),
     "overhead": ("workflow overhead: total / (sum of jobs / 2)", ("<=", 1.25)),
-    "floor_wall_s": ("floor: wall time per frame (s)", None),
-    "floor_rss_mb": ("floor: peak RSS (MB)", None),
-    "floor_written_mb": ("floor: products per frame (MB)", None),
-    "photutils_wall_s": ("photutils: wall time per frame (s)", None),
-    "photutils_rss_mb": ("photutils: peak RSS (MB)", None),
-    "photutils_written_mb": ("photutils: products per frame (MB)", None),
-    "ezphot_wall_s": ("ezphot: wall time per frame (s)", None),
-    "ezphot_rss_mb": ("ezphot: peak RSS (MB)", None),
-    "ezphot_written_mb": ("ezphot: products per frame (MB)", None),
+    **method_figures("floor", "floor", "products per frame", " per frame"),
+    **method_figures("photutils", "photutils", "products per frame", " per frame"),
+    **method_figures("ezphot", "ezphot", "products per frame", " per frame"),
     "chain_over_floor": ("ratio chain / floor, wall per frame", ("<=", 1.5)),
     "ezphot_over_chain": ("ratio ezphot / chain, wall per frame", (">=", 10.0)),
     "photutils_over_chain": ("ratio photutils / chain, wall per frame", None),

@@ -60,7 +60,7 @@ import numpy as np
 from astropy.io import fits
 
 from benchmarks import benchmark
-from benchmarks.benchmark import MB, Unavailable, measured
+from benchmarks.benchmark import MB, Unavailable, measured, method_figures
 from skyrms.io import keywords as kw
 from skyrms.science.combine import METHODS, CombineParams
 
@@ -224,15 +224,9 @@ def run_once(workdir: Path, name: str, command: list[str], output: Path, repeat:
 # --- figures --------------------------------------------------------------------------------------
 
 FIGURES = {
-    "skyrms_wall_s": ("skyrms build_master: wall time (s)", None),
-    "skyrms_rss_mb": ("skyrms build_master: peak RSS (MB)", ("<=", 1.5 * 1024)),
-    "skyrms_written_mb": ("skyrms build_master: master file (MB)", None),
-    "ccdproc_wall_s": ("ccdproc.combine: wall time (s)", None),
-    "ccdproc_rss_mb": ("ccdproc.combine: peak RSS (MB)", None),
-    "ccdproc_written_mb": ("ccdproc.combine: master file (MB)", None),
-    "ezphot_wall_s": ("ezphot combiner: wall time (s)", None),
-    "ezphot_rss_mb": ("ezphot combiner: peak RSS (MB)", None),
-    "ezphot_written_mb": ("ezphot combiner: master file (MB)", None),
+    **method_figures("skyrms", "skyrms build_master", "master file", rss_target=("<=", 1.5 * 1024)),
+    **method_figures("ccdproc", "ccdproc.combine", "master file"),
+    **method_figures("ezphot", "ezphot combiner", "master file"),
     "skyrms_over_ccdproc": ("ratio skyrms / ccdproc, wall time", ("<=", 0.5)),
     "skyrms_over_ezphot": ("ratio skyrms / ezphot, wall time", None),
     "rss_skyrms_over_ccdproc": ("ratio skyrms / ccdproc, peak RSS", None),

@@ -16,6 +16,8 @@ from skyrms.io.discovery import PRODUCTS
 
 MASTERS = SETTINGS["masters"]
 BUILDING = CALIBRATION["enabled"] and MASTERS["enabled"]
+MAX_DAYS = master_lookup.max_days_by_type(CALIBRATION["max_days"])
+"""calibration.max_days as days by master type."""
 
 
 def indexed_inputs():
@@ -62,7 +64,6 @@ def prerequisites():
     """Per planned master relpath: (the bias and dark it is corrected with, None) or
     (None, why none fits); and every planned master's content digest."""
     chosen, digests = {}, {}
-    max_days = master_lookup.max_days_by_type(CALIBRATION["max_days"])
     combination = repr(sorted(MASTERS.items()))
     for group in sorted(GROUPS.values(), key=master_groups.build_order):
         needs = master_groups.NEEDS[group.master.imagetyp]
@@ -71,7 +72,7 @@ def prerequisites():
                 group, INDEX.fields(group.raws[0])
             )
             picks = master_lookup.choose(
-                observation, LIBRARY_GROUPS, max_days, "nearest", needs
+                observation, LIBRARY_GROUPS, MAX_DAYS, "nearest", needs
             )
             chosen[group.relpath] = ({t: p.master.path for t, p in picks.items()}, None)
         except ValueError as error:
@@ -91,13 +92,13 @@ def master_digest(path):
     return PLANNED_DIGESTS.get(path) or INDEX.digest(path)
 
 
-def master_choices():
-    """Per frame key: (chosen masters, None) or (None, why none fits)."""
+def master_choices(frames):
+    """Per key of ``frames`` (key -> path): (chosen masters, None) or (None, why none fits)."""
     return master_lookup.choose_for_frames(
-        FRAMES,
-        {path: INDEX.fields(path) for path in FRAMES.values()},
+        frames,
+        {path: INDEX.fields(path) for path in frames.values()},
         LIBRARY_GROUPS,
-        master_lookup.max_days_by_type(CALIBRATION["max_days"]),
+        MAX_DAYS,
         CALIBRATION["dark_exptime"],
         master_digest,
     )
@@ -153,21 +154,13 @@ def rechosen_frames():
         )
         for key in outside
     }
-    max_days = master_lookup.max_days_by_type(CALIBRATION["max_days"])
     new, served = rechosen.candidates(
         {key: frame_arrival(key, path) for key, path in outside.items()},
         master_arrivals() if CALIBRATION["enabled"] else [],
         attempts,
-        max_days,
+        MAX_DAYS,
     )
-    choices = master_lookup.choose_for_frames(
-        {key: outside[key] for key in served},
-        {outside[key]: INDEX.fields(outside[key]) for key in served},
-        LIBRARY_GROUPS,
-        max_days,
-        CALIBRATION["dark_exptime"],
-        master_digest,
-    )
+    choices = master_choices({key: outside[key] for key in served})
     changed = rechosen.rechosen(
         {key: choice for key, (choice, _) in choices.items()},
         {key: os.path.join(OUTDIR, key + final) for key in served},
@@ -185,7 +178,7 @@ LIBRARY_GROUPS = master_library() if CALIBRATION["enabled"] else {}
 PREREQUISITES, PLANNED_DIGESTS = prerequisites()
 FRAMES = {**FRAMES, **rechosen_frames()}
 check_output_folders()
-CHOICES = master_choices() if CALIBRATION["enabled"] else {}
+CHOICES = master_choices(FRAMES) if CALIBRATION["enabled"] else {}
 
 
 # Inputs from the archive are ancient(): a sync that rewrites them with new
