@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import yaml
+from astropy.io import fits
 
 from benchmarks.workflowrun import REPO, run_workflow
 from skyrms.io.discovery import PRODUCT_SUFFIXES
@@ -17,8 +18,8 @@ from skyrms.io.discovery import PRODUCT_SUFFIXES
 def input_digests(workdir, settings):
     """SHA-256 of every file under the configuration's frame, master and demo folders.
 
-    Products written beside the frames (``outputs.beside_inputs``) and hidden
-    temporary files are not inputs.
+    Products written beside the frames (``outputs.beside_inputs``), masters that skyrms
+    built (PRODTYPE MASTER...) and hidden temporary files are not inputs.
     """
     folders = {settings["inputs"]["root"], settings["calibration"]["root"]}
     if settings["demo"]["enabled"]:
@@ -30,8 +31,19 @@ def input_digests(workdir, settings):
         if path.is_file()
         and not path.name.startswith(".")
         and not path.name.endswith(PRODUCT_SUFFIXES)
+        and not built_master(path)
     )
     return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def built_master(path: Path) -> bool:
+    """Whether ``path`` is a master skyrms built (its header's PRODTYPE is MASTER...)."""
+    if path.suffix != ".fits":
+        return False
+    try:
+        return str(fits.getheader(path).get("PRODTYPE", "")).startswith("MASTER")
+    except OSError:
+        return False
 
 
 def snakemake(workdir, *args, config=None, check=True):

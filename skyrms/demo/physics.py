@@ -1,4 +1,4 @@
-"""Physics of simulated survey frames: sky, stars, galaxy, exposure, masters and calibration.
+"""Physics of simulated survey frames: sky, stars, galaxy, camera, exposure, masters, calibration.
 
 Everything here is a pure function of numpy arrays (plus a ``numpy.random.Generator`` where noise
 is drawn); nothing touches files. Units used throughout:
@@ -11,19 +11,24 @@ is drawn); nothing touches files. Units used throughout:
 * pixel coordinates are 0-based with the centre of pixel ``image[j, i]`` at ``(x, y) = (i, j)``
   (numpy/SEP convention); ``shape`` is ``(ny, nx)``.
 
-The generating process of one calibrated frame, with F the true flat (mean 1), M the model, t the
-exposure time, g the egain, b the bias level, D the dark current, r the read noise and ``nsub``
-sub-exposures averaged into the frame:
+The camera is CMOS-like (:class:`Camera`, :func:`cmos_camera`): every pixel has its own bias
+``b`` (ADU), read noise ``r`` (e-, a lognormal core with a tail of random-telegraph pixels) and
+dark current ``D`` (e-/s, with hot pixels). One exposure of ``t`` s collecting ``e`` electrons
+of light per pixel reads (:func:`exposure`)
 
-    raw (ADU)  = b + [Poisson(nsub (F M g + D t)) / nsub + r / sqrt(nsub) N(0, 1)] / g
+    raw (ADU) = b + [Poisson(e + D t) + r N(0, 1)] / g
+
+and a raw calibration frame is that rounded to 16-bit integers, as the camera writes it
+(:func:`quantise`). A science frame of the model M through the true flat F is the mean of
+``nsub`` such exposures with ``e = F M g`` (:func:`expose`), calibrated as
+
     calibrated = (raw - master_bias - master_dark t / t_dark) / master_flat
 
-and the masters are made as described in :func:`master_bias`, :func:`master_dark` and
-:func:`master_flat`. The master dark is bias-subtracted with the same master bias that calibrates
-the frame, so with k = t / t_dark and Dmean the mean of the raw dark frames,
+With the master dark bias-subtracted with the same master bias that calibrates the frame,
+k = t / t_dark and Dmean the combination of the raw darks,
 ``calibrated = (raw - (1 - k) master_bias - k Dmean) / master_flat``: the bias noise enters with
 weight (1 - k) and cancels for k = 1. :func:`calibrated_sigma` gives the noise this process
-implies.
+implies, for masters combined from raw frames by any combination whose variance factor is known.
 """
 
 from dataclasses import dataclass
@@ -32,15 +37,14 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class Detector:
-    """Camera constants.
-
-    egain: electrons per ADU (e-/ADU); read_noise: e- rms per read; dark_current: e-/s/pixel.
-    """
+class Camera:
+    """The truth of one camera: ``egain`` (e-/ADU) and per-pixel maps (ny, nx): ``bias`` (ADU),
+    ``read_noise`` (e- rms per read) and ``dark_current`` (e-/s)."""
 
     egain: float
-    read_noise: float
-    dark_current: float
+    bias: np.ndarray
+    read_noise: np.ndarray
+    dark_current: np.ndarray
 
 
 # --- sky ------------------------------------------------------------------------------------------
@@ -80,13 +84,14 @@ def vignetting(shape, depth, centre):
 
 
 def flat_field(shape, depth, centre, prnu, rng):
-    """True flat (dimensionless, mean exactly 1): vignetting times ``1 + prnu * N(0, 1)`` per pixel.
+    """True flat (dimensionless, median exactly 1, as a master flat is normalised): vignetting
+    times ``1 + prnu * N(0, 1)`` per pixel.
 
     ``prnu`` is the rms pixel-to-pixel response variation (e.g. 0.015 = 1.5 %).
     """
     response = 1 + prnu * rng.standard_normal(shape)
     flat = vignetting(shape, depth, centre) * response
-    return flat / flat.mean()
+    return flat / np.median(flat)
 
 
 # --- stars ----------------------------------------------------------------------------------------
@@ -202,59 +207,98 @@ def add_galaxy(image, x0, y0, cd_arcsec, disk, fwhm, beta, halfsize):
         image[ys, xs] += stamp[ys.start - j0 : ys.stop - j0, xs.start - i0 : xs.stop - i0]
 
 
+# --- camera ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CmosModel:
+    """How a CMOS camera's per-pixel properties are distributed (see :func:`cmos_camera`).
+
+    egain: e-/ADU; bias_level: ADU; read_noise: median of the lognormal core (e-) and
+    read_spread the standard deviation of its logarithm; telegraph: the fraction of
+    random-telegraph pixels, whose read noise is telegraph_range (uniform) times the median;
+    dark_current: e-/s of normal pixels; hot: the fraction of hot pixels, whose dark current is
+    lognormal around hot_current (e-/s, log spread 0.5); bias_columns, bias_pixels: rms (ADU) of
+    the bias's fixed column and pixel patterns.
+    """
+
+    egain: float
+    bias_level: float
+    read_noise: float
+    read_spread: float = 0.25
+    telegraph: float = 0.01
+    telegraph_range: tuple[float, float] = (3.0, 5.0)
+    dark_current: float = 0.0008
+    hot: float = 0.005
+    hot_current: float = 0.5
+    bias_columns: float = 1.0
+    bias_pixels: float = 1.0
+
+
+def cmos_camera(model: CmosModel, shape, rng) -> Camera:
+    """A camera drawn from ``model``: float32 maps of ``shape`` (ny, nx)."""
+    ny, nx = shape
+    bias = model.bias_level + model.bias_columns * rng.standard_normal((1, nx))
+    bias = bias + model.bias_pixels * rng.standard_normal(shape)
+    read = model.read_noise * np.exp(model.read_spread * rng.standard_normal(shape))
+    telegraph = rng.random(shape) < model.telegraph
+    read[telegraph] = model.read_noise * rng.uniform(*model.telegraph_range, telegraph.sum())
+    dark = np.full(shape, model.dark_current)
+    hot = rng.random(shape) < model.hot
+    dark[hot] = model.hot_current * np.exp(0.5 * rng.standard_normal(hot.sum()))
+    maps = (np.asarray(m, dtype=np.float32) for m in (bias, read, dark))
+    return Camera(model.egain, *maps)
+
+
 # --- exposure, masters, calibration ---------------------------------------------------------------
 
 
-def expose(model, flat, bias_level, exptime, detector, nsub, rng):
-    """Raw frame in ADU: the mean of ``nsub`` exposures of ``exptime`` s of ``model`` (cal. ADU).
+def exposure(electrons, camera: Camera, exptime, rng, nsub=1):
+    """Raw frame (ADU, float64): the mean of ``nsub`` exposures of ``exptime`` s collecting
+    ``electrons`` (e- per pixel per exposure, array or scalar) of light.
 
-    Expected electrons per pixel per exposure: ``flat * model * egain + dark_current * exptime``.
-    The sum of ``nsub`` Poisson draws is one Poisson draw of ``nsub`` times the mean, so
-    ``raw = bias_level + (Poisson(nsub * e) / nsub + read_noise / sqrt(nsub) * N(0, 1)) / egain``
-    is exact for an aligned mean stack (``nsub = 1``: a single exposure). ADC quantisation
-    (variance 1/12 ADU^2, < 1e-4 of the sky variance here) is not simulated.
+    ``bias + (Poisson(nsub * (electrons + D t)) / nsub + r / sqrt(nsub) * N(0, 1)) / egain`` with
+    the camera's per-pixel bias, dark current D and read noise r: the sum of ``nsub`` Poisson
+    draws is one Poisson draw of ``nsub`` times the mean, so this is exact for an aligned mean
+    stack (``nsub = 1``: a single exposure).
     """
-    electrons = flat * model
-    electrons *= nsub * detector.egain
-    electrons += nsub * detector.dark_current * exptime
-    raw = rng.poisson(electrons).astype(float)
-    raw += np.sqrt(nsub) * detector.read_noise * rng.standard_normal(model.shape, dtype=np.float32)
-    raw /= nsub * detector.egain
-    raw += bias_level
+    mean = np.asarray(electrons, dtype=float) + camera.dark_current * exptime
+    raw = rng.poisson(np.broadcast_to(nsub * mean, camera.bias.shape)).astype(float)
+    noise = rng.standard_normal(camera.bias.shape, dtype=np.float32)
+    noise *= camera.read_noise
+    raw += np.sqrt(nsub) * noise
+    raw /= nsub * camera.egain
+    raw += camera.bias
     return raw
 
 
-def master_bias(shape, bias_level, detector, ncombine, rng):
-    """Master bias in ADU: ``bias_level + (read_noise / egain) / sqrt(ncombine) * N(0, 1)``.
+def quantise(raw):
+    """A raw frame as the camera writes it: rounded to whole ADU, as uint16 (clipped to 0-65535).
 
-    The mean of ``ncombine`` zero-second frames; only their read noise is simulated.
+    Rounding adds a variance of 1/12 ADU^2 (:data:`QUANTISATION`)."""
+    return np.clip(np.rint(raw), 0, 65535).astype(np.uint16)
+
+
+QUANTISATION = 1 / 12
+"""Variance (ADU^2) that rounding to whole ADU adds to a frame."""
+
+
+def expose(model, flat, camera: Camera, exptime, nsub, rng):
+    """Raw science frame (ADU, float64) of ``model`` (cal. ADU) through the true ``flat``: an
+    :func:`exposure` collecting ``flat * model * egain`` electrons, the mean of ``nsub``.
+
+    ADC quantisation is not simulated for science frames (< 1e-4 of the sky variance here).
     """
-    sigma = detector.read_noise / detector.egain / np.sqrt(ncombine)
-    return bias_level + sigma * rng.standard_normal(shape, dtype=np.float32)
+    electrons = flat * model
+    electrons *= camera.egain
+    return exposure(electrons, camera, exptime, rng, nsub)
 
 
-def master_dark(bias, bias_level, exptime, detector, ncombine, rng):
-    """Master dark in ADU for ``exptime`` s: mean of ``ncombine`` raw darks minus ``bias``.
-
-    ``bias`` (ADU, the shape of the frame) is the master bias the dark is corrected with (in the
-    survey: that of the same unit and night, the very array that also calibrates that night's
-    science frames). Each raw dark frame reads ``bias_level`` (ADU) plus the dark signal
-    ``dark_current * exptime`` e- (Poisson) plus read noise, so their mean is
-
-        Dmean = bias_level + (Poisson(ncombine D t) / ncombine + r / sqrt(ncombine) N(0, 1)) / g
-
-    with mean ``bias_level + D t / g`` (ADU) and variance ``(D t + r**2) / (ncombine g**2)``
-    (ADU^2), and the master dark is ``Dmean - bias``: mean ``D t / g`` ADU, variance
-    ``(D t + r**2) / (ncombine g**2) + Var(bias)``, its noise anti-correlated with ``bias``
-    (covariance ``-Var(bias)``). Computed in float64; hot pixels and amplifier glow are ignored.
-    """
-    bias = np.asarray(bias, dtype=np.float64)
-    dark = rng.poisson(ncombine * detector.dark_current * exptime, size=bias.shape).astype(float)
-    dark += np.sqrt(ncombine) * detector.read_noise * rng.standard_normal(bias.shape, np.float32)
-    dark /= ncombine * detector.egain
-    dark += bias_level
-    dark -= bias
-    return dark
+def master_bias(camera: Camera, ncombine, rng):
+    """A hand-made master bias (ADU, float32): the mean of ``ncombine`` unrounded bias frames,
+    ``bias + (read_noise / egain) / sqrt(ncombine) * N(0, 1)`` per pixel."""
+    sigma = camera.read_noise / np.float32(camera.egain * np.sqrt(ncombine))
+    return camera.bias + sigma * rng.standard_normal(camera.bias.shape, dtype=np.float32)
 
 
 def master_flat_error(flat, ncombine, counts):
@@ -262,17 +306,17 @@ def master_flat_error(flat, ncombine, counts):
 
     ``sqrt(flat / (ncombine * counts))``: the shot noise of ``ncombine * counts * flat`` electrons
     relative to the ``ncombine * counts`` electrons of the normalising level, with ``flat`` the
-    true flat (mean 1) and ``counts`` in e- per pixel per flat frame.
+    true flat (median 1) and ``counts`` in e- per pixel per flat frame.
     """
     return np.sqrt(flat / (ncombine * counts))
 
 
 def master_flat(flat, ncombine, counts, rng):
-    """Master flat (dimensionless): ``flat + sqrt(flat / (ncombine * counts)) * N(0, 1)``.
+    """A hand-made master flat (dimensionless): ``flat + sqrt(flat / (ncombine * counts)) N(0, 1)``.
 
     The mean of ``ncombine`` flats of ``counts`` e- per pixel (at flat = 1), normalised by that
     level: the shot noise of ``ncombine * counts * flat`` electrons; read noise and the bias and
-    dark noise of these high-count frames are negligible and ignored. The error per pixel is
+    dark noise of these high-count frames are ignored. The error per pixel is
     :func:`master_flat_error`.
     """
     sigma = master_flat_error(flat, ncombine, counts)
@@ -298,31 +342,66 @@ def saturate(image, model, level):
     return clipped
 
 
-def calibrated_sigma(
-    sky, flat, exptime, detector, nsub, nbias, ndark, dark_exptime, nflat, flat_counts
-):
+# --- noise ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Combination:
+    """How a master was made: ``n`` frames combined with the variance factor ``factor`` (the
+    variance of the combination over that of the mean of as many frames: 1 for a mean, see
+    :func:`skyrms.science.combine.variance_factor`), from raw frames rounded to whole ADU
+    (``quantised``) or not."""
+
+    n: int
+    factor: float = 1.0
+    quantised: bool = False
+
+    def variance(self, electrons2, egain):
+        """Variance (e-^2) of the combined value of frames whose pixels vary by
+        ``electrons2`` (e-^2) each."""
+        rounding = QUANTISATION * egain**2 if self.quantised else 0.0
+        return self.factor * (electrons2 + rounding) / self.n
+
+
+def flat_relative_variance(flat, counts, combination: Combination, electrons2=0.0, egain=1.0):
+    """Relative variance (dimensionless) per pixel of a master flat combined from flat frames of
+    ``counts`` e- per pixel at flat 1, each normalised by its own level: the shot noise of
+    ``counts * flat`` electrons plus ``electrons2`` (e-^2: read noise and dark of the frames),
+    over ``(counts * flat)**2``. The noise of the bias and dark subtracted from the frames
+    (relatively ~1e-8) is left out."""
+    signal = counts * np.asarray(flat, dtype=float)
+    return combination.variance(signal + electrons2, egain) / signal**2
+
+
+def calibrated_sigma(sky, flat, exptime, camera: Camera, nsub, bias: Combination,
+                     dark: Combination, dark_exptime, flat_variance):  # fmt: skip
     """Noise std (ADU) of a sky-only pixel of the calibrated frame, per pixel.
 
     With S the sky (cal. ADU), F the true flat, t the exposure time (s), g the egain (e-/ADU),
-    D the dark current (e-/s), r the read noise (e-), k = t / t_dark, the numbers of frames
-    ``nsub`` (science stack), ``nbias``, ``ndark``, ``nflat`` and Q the flat counts (e-), for a
-    master dark bias-subtracted with the same master bias B that calibrates the frame (see
-    :func:`master_dark`), so that the frame is ``(raw - (1 - k) B - k Dmean) / master_flat``:
+    the camera's per-pixel dark current D (e-/s) and read noise r (e-), k = t / t_dark, ``nsub``
+    exposures averaged in the science frame, the master ``bias`` and ``dark`` as they were
+    combined (:meth:`Combination.variance`, which adds the rounding of their raw frames) and
+    ``flat_variance`` the master flat's relative variance (:func:`flat_relative_variance`), for a
+    master dark bias-subtracted with the same master bias B that calibrates the frame (so that
+    the frame is ``(raw - (1 - k) B - k Dmean) / master_flat``):
 
-        sigma**2 = [ (F S g + D t + r**2) / nsub        raw frame: sky + dark shot, read noise
-                     + (1 - k)**2 r**2 / nbias           master bias (cancels for k = 1)
-                     + k**2 (D t_dark + r**2) / ndark    raw darks averaged (scaled by k)
+        sigma**2 = [ (F S g + D t + r**2) / nsub              raw frame: sky + dark shot, read
+                     + (1 - k)**2 Var_B(r**2)                 master bias (cancels for k = 1)
+                     + k**2 Var_D(D t_dark + r**2)            raw darks combined (scaled by k)
                    ] / (g F)**2
-                   + S**2 / (nflat Q F)                  master flat (relative var 1/(nflat Q F))
+                   + S**2 flat_variance                        master flat
 
-    in ADU^2. The raw-frame, bias and dark terms are exact; the flat term is the first-order
-    (delta-method) term of the ratio, exact to a relative ~3 / (nflat Q), i.e. ~1e-5.
+    in ADU^2. The raw-frame term is exact, the bias and dark terms exact for Gaussian pixels
+    (their variance factors assume it; hot pixels are nearly so), the flat term first order in
+    the flat's error (relative ~1e-4).
     """
-    g, r2, dark = detector.egain, detector.read_noise**2, detector.dark_current
+    g = camera.egain
+    r2 = np.square(camera.read_noise, dtype=np.float64)
+    current = np.asarray(camera.dark_current, dtype=np.float64)
     k = exptime / dark_exptime
     electrons2 = (
-        (flat * sky * g + dark * exptime + r2) / nsub
-        + (1 - k) ** 2 * r2 / nbias
-        + k**2 * (dark * dark_exptime + r2) / ndark
+        (flat * sky * g + current * exptime + r2) / nsub
+        + (1 - k) ** 2 * bias.variance(r2, g)
+        + k**2 * dark.variance(current * dark_exptime + r2, g)
     )
-    return np.sqrt(electrons2 / (g * flat) ** 2 + sky**2 / (nflat * flat_counts * flat))
+    return np.sqrt(electrons2 / (g * flat) ** 2 + sky**2 * flat_variance)

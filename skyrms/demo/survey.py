@@ -1,18 +1,22 @@
-"""Embedded demo survey imitating the 7-Dimensional Telescope (7DT), with a truth table.
+"""Embedded demo survey imitating the 7-Dimensional Telescope (7DT), with truth tables.
 
-:func:`write` creates, under a root folder, calibrated science frames and the master bias, dark
-and flat frames they were calibrated with, laid out and labelled like the real survey:
+:func:`write` creates, under a root folder, calibrated science frames and the calibration library
+they were calibrated with (:mod:`skyrms.demo.calibration`), laid out and labelled like the real
+survey:
 
 * ``scidata/7DT/7DT_C361K_HIGH_1x1/{object}/{unit}/{filter}/calib_{unit}_{object}_{date}_{time}_
   {filter}_{exptime}.fits``
-* ``calib/7DT/7DT_C361K_HIGH_1x1/{unit}/{BIAS,DARK,FLAT}/{bias,dark,flat}_{unit}_{date}[...].fits``
-* ``truth/frames.tsv`` and ``truth/stars/{frame stem}.tsv``
-* ``demo.json``, the stamp ``{"shape": [ny, nx], "seed": seed, "version": DEMO_VERSION}`` written
-  last, by which :func:`ensure` knows a complete survey of that shape, seed and version is there.
+* ``raw/7DT/7DT_C361K_HIGH_1x1/{unit}/{BIAS,DARK,FLAT}/...``: the raw calibration frames most
+  masters are built from (with ``raw_frames``; the workflow then builds those masters), and
+  ``calib/7DT/7DT_C361K_HIGH_1x1/{unit}/{BIAS,DARK,FLAT}/...``: the hand-made masters (and, without
+  ``raw_frames``, the built ones too, ready-made);
+* ``truth/frames.tsv``, ``truth/masters.tsv`` and ``truth/stars/{frame stem}.tsv``;
+* ``demo.json``, the stamp ``{"shape": [ny, nx], "seed": seed, "raw_frames": bool, "version":
+  DEMO_VERSION}`` written last, by which :func:`ensure` knows a complete survey is there.
 
 Master biases and darks are in ADU; master darks are bias-subtracted with the master bias of their
-unit and night. Master flats are dimensionless (mean about 1) with a second HDU ``ERR``: the
-1-sigma error of the master flat per pixel.
+unit and night. Master flats are dimensionless (median 1) with an ``ERR`` HDU: their 1-sigma error
+per pixel.
 
 There are 18 science frames: one per (night, object, unit, filter), 100 s except r on the
 second night (60 s), each calibrated with the dark of its own exposure time; and one 30 s m600
@@ -21,23 +25,24 @@ scaled by 0.5 since the library holds no 30 s dark (see :func:`frame_masters`).
 :func:`ensure` writes the survey only when it is missing or stale.
 
 Each science frame is simulated as it was really made (see :mod:`skyrms.demo.physics`): a raw frame
-of sky + stars (+ a galaxy in one field) through the true flat, with shot, dark and read noise,
-calibrated with the masters written for its unit. :func:`true_sky`, :func:`true_sigma`,
-:func:`true_galaxy` and :func:`stars` give the truth to test products against.
+of sky + stars (+ a galaxy in one field) through the true flat of its unit's CMOS camera
+(:mod:`skyrms.demo.instrument`), with shot, per-pixel dark and read noise, calibrated with the
+masters of its unit, those built from raw frames exactly as the workflow builds them.
+:func:`true_sky`, :func:`true_sigma`, :func:`true_galaxy`, :func:`stars` and
+:func:`skyrms.demo.calibration.true_master` give the truth to test products against.
 
 Randomness: the ``seed`` drives the noise of every frame (``default_rng([seed, frame.index])``)
-and master (``default_rng([seed, 100 + position in the plan])``), the star catalogues and the
+and calibration frame (see :mod:`skyrms.demo.calibration`), the star catalogues and the
 seconds of the science exposure times (``default_rng([seed, 300])``, and ``[seed, 301]`` for the
-short frames). The instrument and the observing conditions (flat field, bias level, sky shape
+short frames). The instrument and the observing conditions (cameras, flat fields, sky shape
 and level, seeing, dither) are fixed, so the truth functions need no seed.
-Camera: C361K in HIGH mode, 1x1 binning, 0.505 arcsec/px; ``GAIN`` is the camera setting (2750),
-``EGAIN`` the electrons per ADU.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,39 +51,38 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from skyrms.demo import physics
+from skyrms.demo import calibration, physics
+from skyrms.demo.calibration import FLAT_DATE, NIGHTS, DemoMaster
+from skyrms.demo.instrument import (
+    FILTERS,
+    FIXED,
+    OBSERVATORY,
+    SATURATE,
+    TELKEY,
+    UNITS,
+    camera,
+    camera_cards,
+    time_cards,
+    true_flat,
+)
 from skyrms.io import keywords as kw
-from skyrms.io.fitsfiles import atomic_path, atomic_write, write_float_map
-from skyrms.io.header_values import mjd_of_datetime
+from skyrms.io.fitsfiles import atomic_path, write_float_map
 from skyrms.io.tables import write_tsv
 
-DEMO_VERSION = 2  # bumped whenever the written files change for a given shape and seed
+DEMO_VERSION = 3  # bumped whenever the written files change for a given shape and seed
 STAMP = "demo.json"
 DEFAULT_SHAPE = (683, 1024)
 FULL_SHAPE = (6388, 9576)
 
-OBSERVATORY = "7DT"
-CAMERA = "C361K"
-TELKEY = f"{OBSERVATORY}_{CAMERA}_HIGH_1x1"
 PIXEL_SCALE = 0.505  # arcsec/px
-GAIN_SETTING = 2750  # camera gain setting of the HIGH mode (header GAIN), not e-/ADU
-DETECTOR = physics.Detector(egain=0.2561, read_noise=6.0, dark_current=0.0008)
-SATURATE = 60000.0  # ADU
-UNITS = ("7DT02", "7DT05")
-FILTERS = ("m600", "r")
-NIGHTS = ("2025-11-20", "2025-11-22")
-FLAT_DATE = "2025-11-19"  # the flats the science frames are calibrated with
 TILES = {"T00528": (121.3635, -42.1167), "T01462": (49.2125, -27.6500)}  # centre RA, Dec (deg)
 CROWDED_OBJECT = "T00528"
 SHORT = {"night": NIGHTS[1], "object": CROWDED_OBJECT, "filter": "m600", "exptime": 30.0}
 
 GALAXY = {"object": "T01462", "ra": 49.2235, "dec": -27.6561, "radius_arcsec": 32.0}
 
-BIAS_LEVEL = {"7DT02": 502.4, "7DT05": 497.1}  # ADU
 SKY_100S = {"m600": 300.0, "r": 1500.0}  # mean calibrated sky (ADU) in 100 s, typical night
 THROUGHPUT = {"m600": 1.0, "r": 5.0}  # star and galaxy flux relative to m600 at equal exptime
-UNRECORDED_NCOMBINE = 7  # frames averaged into a master whose header lacks NCOMBINE
-FLAT_COUNTS = 20000.0  # e- per pixel in each flat frame
 
 PSF_BETA = 3.0
 STAR_DENSITY = 150 / (683 * 1024)  # stars per px^2 in the normal field (x3 in the crowded one)
@@ -92,11 +96,7 @@ _CATALOGUE_MARGIN = 120  # px around the frame where catalogue stars are placed
 _GALAXY_DISK = {"central": 250.0, "scale": 8.0, "axis_ratio": 0.45, "pa_deg": 35.0}  # m600, 100 s
 _GALAXY_HALFSIZE = 150  # px, 9.5 scale lengths
 
-_VIGNETTING = {"m600": 0.04, "r": 0.05}  # fractional light loss in the corners
-_OPTICAL_AXIS = {"7DT02": (0.03, -0.02), "7DT05": (-0.04, 0.01)}  # offset / frame width
-_PRNU = 0.015  # pixel-to-pixel response rms
 _ROTATION_DEG = {"7DT02": 0.15, "7DT05": -0.28}  # camera angle on the sky
-_FIXED = 20251120  # RNG key of the fixed instrument and conditions
 
 
 @dataclass(frozen=True)
@@ -114,21 +114,6 @@ class DemoFrame:
     ncombine: int | None  # None: keyword absent (a single exposure)
     index: int
     crowded: bool
-
-
-@dataclass(frozen=True)
-class DemoMaster:
-    """One master calibration frame (exptime in s for darks, filter for flats, else None)."""
-
-    relpath: str
-    imagetyp: str
-    observatory: str
-    telkey: str
-    unit: str
-    date_obs: str
-    exptime: float | None
-    filter: str | None
-    ncombine: int | None  # None: keyword absent (UNRECORDED_NCOMBINE frames were averaged)
 
 
 @dataclass(frozen=True)
@@ -151,16 +136,19 @@ def plan(seed: int = 7) -> tuple[list[DemoFrame], list[DemoMaster]]:
     """The science frames (18) and masters (22) of the demo; pure and independent of shape.
 
     Frames 0-15 cover every (night, object, unit, filter); frames 16 and 17 are the short frames
-    (see :func:`_short_frames`).
+    (see :func:`_short_frames`). Masters: :func:`skyrms.demo.calibration.plan_masters`.
     """
-    return _frames(seed), _masters()
+    return _frames(seed), calibration.plan_masters()
 
 
-def output_relpaths(seed: int = 7) -> list[str]:
-    """Every file :func:`write` creates, relative to its root, sorted."""
+def output_relpaths(seed: int = 7, raw_frames: bool = True) -> list[str]:
+    """Every file :func:`write` creates, relative to its root, sorted: with ``raw_frames`` the
+    raw frames of the built masters in place of those masters."""
     frames, masters = plan(seed)
-    paths = [f.relpath for f in frames] + [m.relpath for m in masters]
-    paths += ["truth/frames.tsv", STAMP] + [_stars_relpath(f) for f in frames]
+    paths = [f.relpath for f in frames] + [_stars_relpath(f) for f in frames]
+    for m in masters:
+        paths += [raw.relpath for raw in m.raws] if m.raws and raw_frames else [m.relpath]
+    paths += ["truth/frames.tsv", "truth/masters.tsv", STAMP]
     return sorted(paths)
 
 
@@ -243,56 +231,6 @@ def _frame(obj, unit, filt, exptime, when, ncombine, index):
     )
 
 
-_BIAS_DATES = ("2025-10-21",) + NIGHTS  # one 30 days before the first night
-_FLAT_DATES = ("2025-10-10", FLAT_DATE)  # one 40 days before FLAT_DATE
-_NO_NCOMBINE = {  # masters whose header lacks NCOMBINE: (type, unit, date, exptime or filter)
-    ("BIAS", "7DT02", "2025-10-21", None),
-    ("BIAS", "7DT05", "2025-11-22", None),
-    ("DARK", "7DT02", "2025-11-20", 60.0),
-    ("DARK", "7DT05", "2025-11-22", 100.0),
-    ("FLAT", "7DT02", "2025-10-10", "r"),
-    ("FLAT", "7DT05", "2025-10-10", "r"),
-    ("FLAT", "7DT02", FLAT_DATE, "r"),
-}
-_NCOMBINE = {"BIAS": 15, "DARK": 9, "FLAT": 11}
-
-
-def _masters():
-    """Masters per unit: 3 biases, darks of 60 and 100 s per night, 2 flats per filter."""
-    masters = []
-    for u, unit in enumerate(UNITS):
-        for date in _BIAS_DATES:
-            masters.append(_master("BIAS", unit, f"{date}T10:02:{10 + u:02d}", None, None))
-        for date in NIGHTS:
-            for k, exptime in enumerate((60.0, 100.0)):
-                when = f"{date}T10:{20 + 25 * k:02d}:{30 + u:02d}"
-                masters.append(_master("DARK", unit, when, exptime, None))
-        for date in _FLAT_DATES:
-            for k, filt in enumerate(FILTERS):
-                when = f"{date}T08:{41 + 3 * k:02d}:{5 + u:02d}"
-                masters.append(_master("FLAT", unit, when, None, filt))
-    return masters
-
-
-def _master(imagetyp, unit, date_obs, exptime, filt):
-    date = date_obs[:10]
-    name = f"{imagetyp.lower()}_{unit}_{date.replace('-', '')}"
-    name += f"_{exptime:.0f}s" if exptime is not None else ""
-    name += f"_{filt}" if filt is not None else ""
-    absent = (imagetyp, unit, date, exptime if imagetyp == "DARK" else filt) in _NO_NCOMBINE
-    return DemoMaster(
-        relpath=f"calib/{OBSERVATORY}/{TELKEY}/{unit}/{imagetyp}/{name}.fits",
-        imagetyp=imagetyp,
-        observatory=OBSERVATORY,
-        telkey=TELKEY,
-        unit=unit,
-        date_obs=date_obs,
-        exptime=exptime,
-        filter=filt,
-        ncombine=None if absent else _NCOMBINE[imagetyp],
-    )
-
-
 def frame_masters(frame: DemoFrame, masters: list[DemoMaster] | None = None):
     """The (bias, dark, flat) masters ``frame`` was calibrated with (from ``masters``, default
     the plan's).
@@ -302,7 +240,7 @@ def frame_masters(frame: DemoFrame, masters: list[DemoMaster] | None = None):
     the shortest dark of that night that is longer (60 s), scaled by k = exptime / t_dark < 1 in
     the calibration; the flat of the frame's filter from FLAT_DATE.
     """
-    masters = _masters() if masters is None else masters
+    masters = calibration.plan_masters() if masters is None else masters
     night = frame.date_obs[:10]
 
     def pick(imagetyp, date, exptime=None, filt=None):
@@ -339,7 +277,7 @@ def _stars_relpath(frame):
 
 def _conditions(frame):
     """Fixed observing conditions of a frame (independent of seed and shape)."""
-    rng = np.random.default_rng([_FIXED, 1000 + frame.index])
+    rng = np.random.default_rng([FIXED, 1000 + frame.index])
     return _Conditions(
         east=rng.uniform(-8, 8),
         north=rng.uniform(-8, 8),
@@ -372,50 +310,33 @@ def true_sigma(frame: DemoFrame, shape) -> np.ndarray:
     """True noise std (ADU) of a sky-only pixel of the calibrated frame, float64 (ny, nx).
 
     With S = true_sky (ADU), F the true flat of the unit and filter, t = EXPTIME (s), g = EGAIN
-    (e-/ADU), D = 0.0008 e-/s dark current, r = 6.0 e- read noise, t_dark the exposure time of
-    the dark used (:func:`frame_masters`), k = t / t_dark (1, or 0.5 for the 30 s short
-    frames), n the frames averaged in the science stack (NCOMBINE, 1 if absent), N_b, N_d, N_f
-    those of the master bias, dark and flat (NCOMBINE, UNRECORDED_NCOMBINE if absent) and
-    Q = FLAT_COUNTS e-. The master dark was bias-subtracted with the same master bias B that
-    calibrates the frame, so the calibrated frame is (R - (1 - k) B - k Dmean) / flat and
+    (e-/ADU), the camera's per-pixel dark current D (e-/s) and read noise r (e-), t_dark the
+    exposure time of the dark used (:func:`frame_masters`), k = t / t_dark (1, or 0.5 for the
+    30 s short frames), n the frames averaged in the science stack (NCOMBINE, 1 if absent), and
+    the master bias, dark and flat as they were combined (a median of 5 rounded raw frames with
+    its variance factor, or a hand-made mean of NCOMBINE frames, UNRECORDED_NCOMBINE if absent).
+    The master dark was bias-subtracted with the same master bias B that calibrates the frame, so
+    the calibrated frame is (R - (1 - k) B - k Dmean) / flat and
 
-        sigma**2 = [(F S g + D t + r**2) / n + (1 - k)**2 r**2 / N_b
-                    + k**2 (D t_dark + r**2) / N_d] / (g F)**2  +  S**2 / (N_f Q F)   [ADU^2]
+        sigma**2 = [(F S g + D t + r**2) / n + (1 - k)**2 Var_B(r**2)
+                    + k**2 Var_D(D t_dark + r**2)] / (g F)**2  +  S**2 Var_F   [ADU^2]
 
-    (see :func:`skyrms.demo.physics.calibrated_sigma`).
+    (see :func:`skyrms.demo.physics.calibrated_sigma` and
+    :func:`skyrms.demo.calibration.flat_variance`).
     """
     bias, dark, flat = frame_masters(frame)
+    shape = tuple(shape)
     return physics.calibrated_sigma(
         true_sky(frame, shape),
-        _true_flat(frame.unit, frame.filter, tuple(shape)),
+        true_flat(frame.unit, frame.filter, shape),
         frame.exptime,
-        DETECTOR,
+        camera(frame.unit, shape),
         nsub=frame.ncombine or 1,
-        nbias=_master_count(bias),
-        ndark=_master_count(dark),
+        bias=bias.combination(),
+        dark=dark.combination(),
         dark_exptime=dark.exptime,
-        nflat=_master_count(flat),
-        flat_counts=FLAT_COUNTS,
+        flat_variance=calibration.flat_variance(flat, shape),
     )
-
-
-def _master_count(master):
-    return master.ncombine or UNRECORDED_NCOMBINE
-
-
-@functools.lru_cache(maxsize=2)
-def _true_flat(unit, filt, shape):
-    """True flat (mean 1, read-only) of ``unit`` in ``filt``: vignetting times pixel response.
-
-    The pixel response is the unit's, the same in every filter; the vignetting depends on both.
-    """
-    ny, nx = shape
-    dx, dy = _OPTICAL_AXIS[unit]
-    centre = ((nx - 1) / 2 + dx * nx, (ny - 1) / 2 + dy * nx)
-    rng = np.random.default_rng([_FIXED, 2000 + UNITS.index(unit)])
-    flat = physics.flat_field(shape, _VIGNETTING[filt], centre, _PRNU, rng)
-    flat.flags.writeable = False
-    return flat
 
 
 def _flux_scale(frame):
@@ -542,53 +463,19 @@ def true_galaxy(frame: DemoFrame, shape) -> np.ndarray:
 # --- pixels ---------------------------------------------------------------------------------------
 
 
-def _master_pixels(master, position, shape, seed, biases):
-    """Pixels of the master at ``position`` in the plan, as written: float32, ADU (flats:
-    dimensionless).
-
-    ``biases`` maps (unit, date) to the pixels of the master biases already made; a dark is the
-    mean of its raw darks minus the bias of its unit and night from there (exactly the array
-    written to that bias file).
-    """
-    rng = np.random.default_rng([seed, 100 + position])
-    n = _master_count(master)
-    if master.imagetyp == "BIAS":
-        pixels = physics.master_bias(shape, BIAS_LEVEL[master.unit], DETECTOR, n, rng)
-    elif master.imagetyp == "DARK":
-        bias = biases[master.unit, master.date_obs[:10]]
-        level = BIAS_LEVEL[master.unit]
-        pixels = physics.master_dark(bias, level, master.exptime, DETECTOR, n, rng)
-    else:
-        flat = _true_flat(master.unit, master.filter, tuple(shape))
-        pixels = physics.master_flat(flat, n, FLAT_COUNTS, rng)
-    return np.asarray(pixels, dtype=np.float32)
-
-
-def flat_error(master: DemoMaster, shape) -> np.ndarray:
-    """The ``ERR`` HDU of a master flat: its 1-sigma error per pixel, dimensionless like the flat,
-    float32 (ny, nx).
-
-    ``sqrt(F / (N_f * FLAT_COUNTS))`` with F the true flat of the unit and filter and N_f the
-    frames averaged (NCOMBINE, UNRECORDED_NCOMBINE if absent): the shot noise of the flat
-    frames, the only noise the demo gives a master flat (:func:`skyrms.demo.physics.master_flat`).
-    """
-    flat = _true_flat(master.unit, master.filter, tuple(shape))
-    error = physics.master_flat_error(flat, _master_count(master), FLAT_COUNTS)
-    return error.astype(np.float32)
-
-
-def _calibrated_frame(root, frame, shape, seed, star_table):
-    """Calibrated science pixels (ADU): exposed raw frame minus the written masters, clipped."""
+def _calibrated_frame(frame, shape, seed, star_table, paths):
+    """Calibrated science pixels (ADU): exposed raw frame minus its masters (read from
+    ``paths``, by relpath), clipped."""
     model = true_sky(frame, shape) + true_galaxy(frame, shape)
     s = star_table
     fwhm = _conditions(frame).fwhm
     physics.add_moffat_stars(model, s["x"], s["y"], s["flux"], s["halfsize"], fwhm, PSF_BETA)
-    flat = _true_flat(frame.unit, frame.filter, tuple(shape))
+    flat = true_flat(frame.unit, frame.filter, tuple(shape))
     rng = np.random.default_rng([seed, frame.index])
-    bias_level = BIAS_LEVEL[frame.unit]
-    raw = physics.expose(model, flat, bias_level, frame.exptime, DETECTOR, frame.ncombine or 1, rng)
+    cam = camera(frame.unit, tuple(shape))
+    raw = physics.expose(model, flat, cam, frame.exptime, frame.ncombine or 1, rng)
     masters = frame_masters(frame)
-    bias, dark, mflat = (_read(root / m.relpath) for m in masters)
+    bias, dark, mflat = (_read(paths[m.relpath]) for m in masters)
     cal = physics.calibrate(raw, bias, dark, masters[1].exptime, mflat, frame.exptime)
     return physics.saturate(cal, model, SATURATE)
 
@@ -600,66 +487,68 @@ def _read(path):
 # --- files ----------------------------------------------------------------------------------------
 
 
-def write(root, shape=DEFAULT_SHAPE, seed: int = 7) -> None:
-    """Write the whole demo survey (masters, science frames, truth tables) under ``root``.
+def write(root, shape=DEFAULT_SHAPE, seed: int = 7, raw_frames: bool = True) -> None:
+    """Write the whole demo survey (calibration library, science frames, truth tables) under
+    ``root``.
 
-    Any stamp ``demo.json`` is removed first and written last, so an interrupted write leaves no
-    stamp. Files of the survey are replaced in place (atomically, one by one); other files under
-    ``root`` are left alone.
+    With ``raw_frames`` the built masters' raw frames are written and the masters themselves
+    are not (they are built in a temporary folder to calibrate the science frames and recorded
+    in ``truth/masters.tsv``, for the workflow to build again); without, the masters are
+    written ready-made and their raw frames are not kept. Any stamp ``demo.json`` is removed
+    first and written last, so an interrupted write leaves no stamp. Files of the survey are
+    replaced in place (atomically, one by one); other files under ``root`` are left alone.
     """
     root = Path(root)
     shape = tuple(int(n) for n in shape)
     (root / STAMP).unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     frames, masters = plan(seed)
-    biases = {}
-    for position, master in enumerate(masters):
-        pixels = _master_pixels(master, position, shape, seed, biases)
-        header = _master_header(master)
-        if master.imagetyp == "BIAS":
-            biases[master.unit, master.date_obs[:10]] = pixels
-        if master.imagetyp == "FLAT":
-            _write_flat(root / master.relpath, pixels, header, flat_error(master, shape))
-        else:
-            write_float_map(root / master.relpath, pixels, header, checksum=False, lossy=False)
-    rows = {}
-    for frame in sorted(frames, key=lambda f: (f.unit, f.filter, f.index)):
-        table = stars(frame, shape, seed)
-        pixels = _calibrated_frame(root, frame, shape, seed, table)
-        header = _frame_header(frame, shape)
-        write_float_map(root / frame.relpath, pixels, header, checksum=False, lossy=False)
-        write_tsv(root / _stars_relpath(frame), _star_rows(table))
-        rows[frame.index] = _truth_row(frame, shape, table)
+    with tempfile.TemporaryDirectory(prefix=".masters-", dir=root) as temporary:
+        built = Path(temporary) if raw_frames else root
+        paths = calibration.write_library(root, masters, shape, seed, built, raw_frames)
+        rows = {}
+        for frame in sorted(frames, key=lambda f: (f.unit, f.filter, f.index)):
+            table = stars(frame, shape, seed)
+            pixels = _calibrated_frame(frame, shape, seed, table, paths)
+            header = _frame_header(frame, shape)
+            write_float_map(root / frame.relpath, pixels, header, checksum=False, lossy=False)
+            write_tsv(root / _stars_relpath(frame), _star_rows(table))
+            rows[frame.index] = _truth_row(frame, shape, table)
+        write_tsv(root / "truth/masters.tsv", calibration.truth_rows(masters, shape, paths))
     header = ["relpath", "object", "unit", "filter", "exptime", "sky_median", "noise"]
     header += ["n_stars", "n_saturated"]
     write_tsv(root / "truth/frames.tsv", [header] + [rows[k] for k in sorted(rows)])
     with atomic_path(root / STAMP) as tmp:
-        tmp.write_text(json.dumps(_stamp(shape, seed)) + "\n")
+        tmp.write_text(json.dumps(_stamp(shape, seed, raw_frames)) + "\n")
 
 
-def ensure(root, shape=DEFAULT_SHAPE, seed: int = 7) -> bool:
+OWN_FOLDERS = ("scidata", "calib", "raw", "truth")
+"""The demo's folders under its root, replaced whole when the survey is rewritten."""
+
+
+def ensure(root, shape=DEFAULT_SHAPE, seed: int = 7, raw_frames: bool = True) -> bool:
     """Write the demo survey under ``root`` unless it is already there; True if it wrote.
 
-    It is there if the stamp ``root/demo.json`` records this shape, seed and DEMO_VERSION (one
-    JSON read). Once written, the survey is data like any other: files removed or added by
-    hand stay so, as a sync would leave them. Otherwise the files the stamp's survey had and
-    this one has not (other seeds name the frames differently) are removed, then :func:`write`
-    rewrites everything, stamp last.
+    It is there if the stamp ``root/demo.json`` records this shape, seed, ``raw_frames`` and
+    DEMO_VERSION (one JSON read). Once written, the survey is data like any other: files removed
+    or added by hand stay so, as a sync would leave them, and masters the workflow builds into
+    ``calib`` join it. Otherwise the demo's own folders (:data:`OWN_FOLDERS`, with whatever was
+    built or left in them) are removed, then :func:`write` rewrites everything, stamp last.
     """
     root = Path(root)
     shape = tuple(int(n) for n in shape)
-    old = _read_stamp(root)
-    if old == _stamp(shape, seed):
+    if _read_stamp(root) == _stamp(shape, seed, raw_frames):
         return False
-    relpaths = output_relpaths(seed)
-    if old is not None and isinstance(old.get("seed"), int):
-        for stale in set(output_relpaths(old["seed"])) - set(relpaths):
-            (root / stale).unlink(missing_ok=True)
-    write(root, shape, seed)
+    (root / STAMP).unlink(missing_ok=True)
+    for folder in OWN_FOLDERS:
+        shutil.rmtree(root / folder, ignore_errors=True)
+    write(root, shape, seed, raw_frames)
     return True
 
 
-def _stamp(shape, seed):
-    return {"shape": [int(n) for n in shape], "seed": int(seed), "version": DEMO_VERSION}
+def _stamp(shape, seed, raw_frames):
+    return {"shape": [int(n) for n in shape], "seed": int(seed), "raw_frames": bool(raw_frames),
+            "version": DEMO_VERSION}  # fmt: skip
 
 
 def _read_stamp(root):
@@ -669,16 +558,6 @@ def _read_stamp(root):
     except (OSError, ValueError):
         return None
     return stamp if isinstance(stamp, dict) else None
-
-
-def _write_flat(path, flat, header, error):
-    """Write a master flat: primary HDU the flat, image extension ``ERR`` its 1-sigma error."""
-    err_header = fits.Header([("COMMENT", "1-sigma error of the master flat per pixel")])
-    hdus = [
-        fits.PrimaryHDU(np.asarray(flat, dtype=np.float32), header),
-        fits.ImageHDU(np.asarray(error, dtype=np.float32), err_header, name=kw.ERROR_EXTENSION),
-    ]
-    atomic_write(fits.HDUList(hdus), path, checksum=False)
 
 
 def _truth_row(frame, shape, table):
@@ -713,32 +592,14 @@ def _star_rows(table):
     return rows
 
 
-def _camera_cards(unit):
-    return [
-        kw.TELESCOP.card(unit, "7DT unit"),
-        kw.INSTRUME.card(CAMERA, "camera"),
-        kw.OBSERVAT.card(OBSERVATORY, "observatory"),
-        kw.GAIN.card(GAIN_SETTING, "camera gain setting (HIGH mode)"),
-        kw.EGAIN.card(DETECTOR.egain, "[e-/ADU] electrons per ADU"),
-        ("XBINNING", 1, "binning"),
-        ("YBINNING", 1, "binning"),
-        kw.SATURATE.card(SATURATE, "[ADU] saturation level"),
-    ]
-
-
-def _time_cards(date_obs):
-    mjd = mjd_of_datetime(datetime.fromisoformat(date_obs))
-    return [kw.DATE_OBS.card(date_obs, "UTC start of exposure"), kw.MJD_OBS.card(round(mjd, 8), "")]
-
-
 def _frame_header(frame, shape):
     cards = [
         kw.IMAGETYP.card("LIGHT", ""),
         kw.OBJECT.card(frame.object, "survey tile"),
         kw.FILTER.card(frame.filter, ""),
         kw.EXPTIME.card(frame.exptime, "[s] exposure time (per frame of a stack)"),
-        *_time_cards(frame.date_obs),
-        *_camera_cards(frame.unit),
+        *time_cards(frame.date_obs),
+        *camera_cards(frame.unit),
         kw.BUNIT.card("ADU", ""),
     ]
     if frame.ncombine is not None:
@@ -746,17 +607,3 @@ def _frame_header(frame, shape):
     header = fits.Header(cards)
     header.extend(_frame_wcs_cards(frame, shape))
     return header
-
-
-def _master_header(master):
-    cards = [kw.IMAGETYP.card(master.imagetyp, ""), *_time_cards(master.date_obs)]
-    if master.exptime is not None:
-        cards.append(kw.EXPTIME.card(master.exptime, "[s] exposure time"))
-    if master.filter is not None:
-        cards.append(kw.FILTER.card(master.filter, ""))
-    cards += _camera_cards(master.unit)
-    if master.imagetyp != "FLAT":
-        cards.append(kw.BUNIT.card("ADU", ""))
-    if master.ncombine is not None:
-        cards.append(kw.NCOMBINE.card(master.ncombine, "frames combined"))
-    return fits.Header(cards)

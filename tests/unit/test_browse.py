@@ -49,7 +49,7 @@ IMAGE = ("mask", "bkg", "bkgrms")
 def survey(tmp_path_factory):
     """The demo survey with small frames, written once."""
     base = tmp_path_factory.mktemp("survey")
-    demo.write(base, shape=SHAPE)
+    demo.write(base, shape=SHAPE, raw_frames=False)  # masters ready-made: no workflow here
     return base
 
 

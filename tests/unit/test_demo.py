@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 from astropy.time import Time
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from skyrms.demo import physics, survey
+from skyrms.demo import calibration, instrument, physics, survey
+from skyrms.science.combine import variance_factor
+from tests.helpers import REPO
 
 SHAPE = survey.DEFAULT_SHAPE
 SMALL = (120, 180)
@@ -126,10 +129,11 @@ def test_plan_masters_per_unit():
         darks = {(m.date_obs[:10], m.exptime) for m in mine if m.imagetyp == "DARK"}
         assert darks == {(d, t) for d in survey.NIGHTS for t in (60.0, 100.0)}
         flats = {(m.date_obs[:10], m.filter) for m in mine if m.imagetyp == "FLAT"}
-        assert flats == {(d, b) for d in ("2025-10-10", "2025-11-19") for b in survey.FILTERS}
+        assert flats == {(d, b) for d in ("2025-10-10", survey.FLAT_DATE) for b in survey.FILTERS}
     names = {Path(m.relpath).name for m in MASTERS}
-    assert {"bias_7DT02_20251120.fits", "dark_7DT02_20251120_100s.fits"} <= names
-    assert "flat_7DT02_20251119_m600.fits" in names
+    # built: named by their night (from 12 UTC), as the workflow names them; hand-made: by date
+    assert {"bias_7DT02_2025-11-19.fits", "dark_7DT02_2025-11-19_100s.fits"} <= names
+    assert {"flat_7DT02_2025-11-19_m600.fits", "bias_7DT05_20251122.fits"} <= names
     for m in MASTERS:
         assert (
             m.relpath
@@ -137,10 +141,28 @@ def test_plan_masters_per_unit():
         )
         assert (m.exptime is not None) == (m.imagetyp == "DARK")
         assert (m.filter is not None) == (m.imagetyp == "FLAT")
-    for imagetyp in ("BIAS", "DARK", "FLAT"):
-        counts = [m.ncombine for m in MASTERS if m.imagetyp == imagetyp]
-        assert None in counts
-        assert sum(c is not None for c in counts) > len(counts) / 2
+        assert bool(m.raws) == (m.date_obs[:7] == "2025-11" and m.relpath != HAND_MADE_BIAS)
+        assert len(m.raws) in ({"BIAS": 15, "DARK": 5, "FLAT": 5}[m.imagetyp], 0)
+        for raw in m.raws:
+            assert raw.relpath.startswith(f"raw/7DT/7DT_C361K_HIGH_1x1/{m.unit}/{m.imagetyp}/")
+            assert raw.date_obs[:13] == m.date_obs[:13]
+
+
+HAND_MADE_BIAS = "calib/7DT/7DT_C361K_HIGH_1x1/7DT05/BIAS/bias_7DT05_20251122.fits"
+"""The one hand-made master science frames are calibrated with (no NCOMBINE, no error maps)."""
+
+
+def test_the_demo_builds_its_masters_as_config_yaml_does():
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())
+    masters, demo = settings["masters"], settings["demo"]
+    assert masters["enabled"] and demo["raw_frames"]
+    assert masters["raw_root"] == f"{demo['root']}/raw"
+    assert settings["calibration"]["root"] == f"{demo['root']}/calib"
+    combine = calibration.MASTER_COMBINE
+    assert (masters["method"], masters["sigma"]) == (combine.method, combine.sigma)
+    assert (masters["nlow"], masters["nhigh"]) == (combine.nlow, combine.nhigh)
+    assert settings["inputs"]["night_starts"] == calibration.NIGHT_STARTS
+    assert masters["min_frames"] <= min(calibration.RAW_FRAMES.values())
 
 
 def test_frame_masters_match_unit_night_exptime_and_filter():
@@ -149,9 +171,17 @@ def test_frame_masters_match_unit_night_exptime_and_filter():
         assert {bias.unit, dark.unit, flat.unit} == {f.unit}
         assert bias.date_obs[:10] == dark.date_obs[:10] == f.date_obs[:10]
         assert dark.exptime == (60.0 if f in SHORT else f.exptime)
-        assert (flat.filter, flat.date_obs[:10]) == (f.filter, "2025-11-19")
+        assert (flat.filter, flat.date_obs[:10]) == (f.filter, survey.FLAT_DATE)
     used = {m.relpath for f in FRAMES for m in survey.frame_masters(f)}
-    assert any(m.ncombine is None for m in MASTERS if m.relpath in used)
+    assert [m.relpath for m in MASTERS if m.relpath in used and not m.raws] == [HAND_MADE_BIAS]
+    for m in MASTERS:  # what the built darks and flats are corrected with
+        chosen = {t: (c.unit, c.date_obs[:10], c.exptime) for t, c in
+                  calibration.prerequisites(m, MASTERS).items()} if m.raws else {}  # fmt: skip
+        if m.imagetyp == "DARK":
+            assert chosen == {"BIAS": (m.unit, m.date_obs[:10], None)}
+        elif m.raws and m.imagetyp == "FLAT":
+            first = survey.NIGHTS[0]
+            assert chosen == {"BIAS": (m.unit, first, None), "DARK": (m.unit, first, 60.0)}
     assert 30.0 not in {m.exptime for m in MASTERS}  # the short frames have no dark of their own
 
 
@@ -162,10 +192,16 @@ def test_output_relpaths_are_exactly_the_written_files(root):
     expected = survey.output_relpaths()
     assert expected == sorted(expected)
     assert files_under(root) == expected
-    assert "truth/frames.tsv" in expected and "demo.json" in expected
-    assert len(expected) == 18 + 22 + 1 + 18 + 1
+    assert {"truth/frames.tsv", "truth/masters.tsv", "demo.json"} <= set(expected)
+    raws = sum(len(m.raws) for m in MASTERS)
+    hand_made = sum(not m.raws for m in MASTERS)
+    assert (raws, hand_made) == (105, 7)
+    assert len(expected) == 18 + 18 + raws + hand_made + 3
     stamp = json.loads((root / "demo.json").read_text())
-    assert stamp == {"shape": list(SHAPE), "seed": 7, "version": survey.DEMO_VERSION}
+    assert stamp == {"shape": list(SHAPE), "seed": 7, "raw_frames": True,
+                     "version": survey.DEMO_VERSION}  # fmt: skip
+    ready_made = survey.output_relpaths(raw_frames=False)
+    assert set(ready_made) - set(expected) == {m.relpath for m in MASTERS if m.raws}
 
 
 def test_small_write_is_byte_for_byte_deterministic(tmp_path):
@@ -219,8 +255,8 @@ def test_science_wcs(root):
             assert edge > 2 * radius
 
 
-def test_master_headers_and_pixels(root):
-    for m in MASTERS:
+def test_hand_made_master_headers_and_pixels(root):
+    for m in (m for m in MASTERS if not m.raws):
         data, header = fits.getdata(root / m.relpath, header=True)
         assert data.dtype == np.dtype(">f4") and data.shape == SHAPE
         assert header["IMAGETYP"] == m.imagetyp
@@ -230,48 +266,112 @@ def test_master_headers_and_pixels(root):
             "C361K",
             0.2561,
         )
-        assert header.get("EXPTIME") == m.exptime
         assert header.get("FILTER") == m.filter
         assert header.get("NCOMBINE") == m.ncombine
-        n = m.ncombine or survey.UNRECORDED_NCOMBINE
-        read = 6.0 / 0.2561 / np.sqrt(n)  # ADU
         with fits.open(root / m.relpath) as hdul:
             assert [h.name for h in hdul] == (
                 ["PRIMARY", "ERR"] if m.imagetyp == "FLAT" else ["PRIMARY"]
             )
-        if m.imagetyp == "BIAS":
-            assert data.mean() == pytest.approx(survey.BIAS_LEVEL[m.unit], abs=0.2)
-            assert data.std() == pytest.approx(read, rel=0.01)
-        elif m.imagetyp == "DARK":
-            assert data.mean() == pytest.approx(0.0008 * m.exptime / 0.2561, abs=0.1)
-            (bias,) = (
-                b
-                for b in MASTERS
-                if b.imagetyp == "BIAS" and (b.unit, b.date_obs[:10]) == (m.unit, m.date_obs[:10])
-            )
-            nb = bias.ncombine or survey.UNRECORDED_NCOMBINE
-            read_b = 6.0 / 0.2561 / np.sqrt(nb)
-            dark_var = (0.0008 * m.exptime + 36.0) / 0.2561**2 / n  # mean of the raw darks
-            assert data.std() == pytest.approx(np.sqrt(dark_var + read_b**2), rel=0.01)
-            # Bias-subtracted with that very bias: dark + bias is the mean of the raw darks.
-            raw_mean = data.astype(float) + fits.getdata(root / bias.relpath).astype(float)
-            assert raw_mean.mean() == pytest.approx(
-                survey.BIAS_LEVEL[m.unit] + 0.0008 * m.exptime / 0.2561, abs=0.1
-            )
-            assert raw_mean.std() == pytest.approx(np.sqrt(dark_var), rel=0.01)
-        else:
-            assert data.mean() == pytest.approx(1.0, abs=1e-4)
-            assert 0.01 < data.std() < 0.03
+        assert_within_its_errors(m, data)
+        if m.imagetyp == "FLAT":
             err, err_header = fits.getdata(root / m.relpath, "ERR", header=True)
-            assert err.dtype == np.dtype(">f4") and err.shape == SHAPE
             assert "BUNIT" not in err_header  # dimensionless, like the flat
-            true_flat = survey._true_flat(m.unit, m.filter, SHAPE)
-            expected_err = np.sqrt(true_flat / (n * survey.FLAT_COUNTS))
-            np.testing.assert_allclose(err, expected_err, rtol=1e-6)
-            np.testing.assert_array_equal(err, survey.flat_error(m, SHAPE))
-            pull = (data - true_flat) / err
-            assert pull.std() == pytest.approx(1.0, abs=0.01)
-            assert abs(pull.mean()) < 0.01
+            np.testing.assert_allclose(err, calibration.true_master(m, SHAPE)[1], rtol=1e-6)
+
+
+def assert_within_its_errors(master, data, bias=None):
+    """The pixels of ``master`` differ from its truth as its true errors say: rms of the
+    residual over rms of the error within 1.5%, mean pull within 0.1 (a flat's normalisation
+    is one common factor). A dark's residual includes the error of ``bias``, subtracted from it.
+    """
+    level, error = calibration.true_master(master, SHAPE)
+    if bias is not None:
+        error = np.hypot(error, calibration.true_master(bias, SHAPE)[1])
+    residual = data.astype(float) - level
+    assert np.sqrt(np.mean(residual**2) / np.mean(error**2)) == pytest.approx(1, abs=0.015)
+    assert abs(np.mean(residual / error)) < 0.1
+
+
+def test_raw_frames_are_the_cameras(root):
+    """Raw frames: 16-bit, as the camera writes them, headers a master job groups them by."""
+    for m in (m for m in MASTERS if m.raws):
+        raw = m.raws[0]
+        with fits.open(root / raw.relpath) as hdul:
+            header = hdul[0].header
+            assert (header["BITPIX"], header["BZERO"]) == (16, 32768)
+            data = hdul[0].data
+        assert data.dtype == np.uint16 and data.shape == SHAPE
+        assert (header["IMAGETYP"], header["DATE-OBS"], header["TELESCOP"]) == (
+            m.imagetyp, raw.date_obs, m.unit,
+        )  # fmt: skip
+        assert header.get("FILTER") == m.filter
+        exptime = {"BIAS": 0.0, "DARK": m.exptime, "FLAT": calibration.FLAT_EXPTIME}
+        assert header["EXPTIME"] == exptime[m.imagetyp]
+        cam = instrument.camera(m.unit, SHAPE)
+        if m.imagetyp == "FLAT":
+            flat = instrument.true_flat(m.unit, m.filter, SHAPE)
+            level = calibration.FLAT_COUNTS * flat / instrument.EGAIN + cam.bias
+            assert np.median(data / level) == pytest.approx(1, abs=0.001)
+            assert data.max() < 0.9 * instrument.SATURATE
+        else:
+            assert np.median(data - cam.bias) == pytest.approx(0, abs=1)
+
+
+@pytest.fixture(scope="module")
+def ready_made(tmp_path_factory):
+    """The demo written with its built masters ready-made (no raw frames kept)."""
+    path = tmp_path_factory.mktemp("ready")
+    survey.write(path, raw_frames=False)
+    return path
+
+
+def test_built_masters_agree_with_the_camera_within_their_errors(root, ready_made):
+    """Masters built from the raw frames (by the master job's own step) recover the camera's
+    bias, dark current and flat within the errors they state; their pixels are those the
+    science frames of the demo were calibrated with, recorded in truth/masters.tsv."""
+    recorded = {r["relpath"]: r for r in read_tsv(root / "truth/masters.tsv")}
+    assert recorded == {r["relpath"]: r for r in read_tsv(ready_made / "truth/masters.tsv")}
+    assert not (ready_made / "raw").exists()
+    for m in (m for m in MASTERS if m.raws):
+        assert calibration.data_digest(ready_made / m.relpath) == recorded[m.relpath]["data_sha256"]
+        with fits.open(ready_made / m.relpath) as hdul:
+            header, data = hdul[0].header, hdul[0].data
+            names = [h.name for h in hdul]
+            stated = hdul["ERR"].data.astype(float)
+            read_noise = hdul["RDNOISE"].data.astype(float) if m.imagetyp == "BIAS" else None
+        assert (header["NCOMBINE"], header["COMBMETH"], header["DATE-OBS"]) == (
+            len(m.raws), "median", m.date_obs,
+        )  # fmt: skip
+        assert names == ["PRIMARY", "ERR", *(["RDNOISE"] if m.imagetyp == "BIAS" else []), "INPUTS"]
+        bias = calibration.prerequisites(m, MASTERS).get("BIAS") if m.imagetyp == "DARK" else None
+        assert_within_its_errors(m, data, bias)
+        true_error = calibration.true_master(m, SHAPE)[1]
+        assert np.sqrt(np.mean(stated**2) / np.mean(true_error**2)) == pytest.approx(1, abs=0.01)
+        if m.imagetyp == "BIAS":  # the per-pixel read noise, telegraph pixels included
+            truth = instrument.camera(m.unit, SHAPE).read_noise.astype(float)
+            noisiest = truth >= np.quantile(truth, 0.99)
+            for pixels in (slice(None), noisiest):
+                ratio = np.mean(read_noise[pixels] ** 2) / np.mean(truth[pixels] ** 2)
+                assert np.sqrt(ratio) == pytest.approx(1, abs=0.02)
+        if m.imagetyp == "DARK":  # the hot pixels' dark current
+            current = instrument.camera(m.unit, SHAPE).dark_current
+            hot = current > 0.05
+            assert 0.003 < hot.mean() < 0.007
+            measured = data[hot] * instrument.EGAIN / m.exptime
+            assert np.median(measured / current[hot]) == pytest.approx(1, abs=0.1)
+
+
+def test_truth_table_of_the_masters(root):
+    rows = read_tsv(root / "truth/masters.tsv")
+    assert [r["relpath"] for r in rows] == [m.relpath for m in MASTERS]
+    for m, row in zip(MASTERS, rows, strict=True):
+        level, error = calibration.true_master(m, SHAPE)
+        assert float(row["true_level"]) == pytest.approx(np.median(level), rel=1e-5)
+        assert float(row["true_error"]) == pytest.approx(np.median(error), rel=1e-5)
+        assert row["made"] == ("raw frames" if m.raws else "hand-made")
+        assert row["combine"] == ("median" if m.raws else "mean")
+        if not m.raws:
+            assert calibration.data_digest(root / m.relpath) == row["data_sha256"]
 
 
 # --- truth ----------------------------------------------------------------------------------------
@@ -374,33 +474,46 @@ def test_truth_tables_match_the_truth_functions(root):
         assert [s["saturated"] == "1" for s in stars] == list(table["saturated"])
 
 
-@pytest.mark.parametrize("k", [1.0, 0.6, 0.5, 0.25])
-def test_calibrated_sigma_with_a_dark_subtracted_with_the_frames_bias(k):
-    """Monte Carlo, one sample per pixel: the (1 - k)**2 bias and k**2 dark terms are exact.
+@pytest.mark.parametrize(("k", "method"), [(1.0, "mean"), (0.6, "mean"), (0.5, "median"),
+                                           (0.25, "median")])  # fmt: skip
+def test_calibrated_sigma_with_a_dark_subtracted_with_the_frames_bias(k, method):
+    """Monte Carlo, one sample per pixel of a CMOS-like camera: the (1 - k)**2 bias and k**2
+    dark terms are exact, with per-pixel read noise and dark current, for masters that are means
+    or medians of rounded raw frames.
 
     Low sky and few bias frames make the bias term large: the variance of the old model (a dark
     without bias noise, bias term r**2 / N_b for every k) and of a dark subtracted with an
     independent bias both differ from the truth by > 8 %, far beyond the 0.6 % tolerance.
     """
     rng = np.random.default_rng(1)
-    shape, detector = (1000, 1000), survey.DETECTOR
+    shape = (1000, 1000)
+    cam = physics.cmos_camera(instrument.cmos_model("7DT02"), shape, rng)
     sky, flat = np.full(shape, 5.0), np.ones(shape)
     t_dark, nbias, ndark, nflat, counts = 100.0, 3, 3, 5, 20000.0
     exptime = k * t_dark
-    bias = physics.master_bias(shape, 500.0, detector, nbias, rng)
-    dark = physics.master_dark(bias, 500.0, t_dark, detector, ndark, rng)
+    combine = {"mean": np.mean, "median": np.median}[method]
+
+    def master(n, seconds):
+        frames = [physics.quantise(physics.exposure(0.0, cam, seconds, rng)) for _ in range(n)]
+        return combine(np.asarray(frames, dtype=float), axis=0)
+
+    bias = master(nbias, 0.0)
+    dark = master(ndark, t_dark) - bias
     mflat = physics.master_flat(flat, nflat, counts, rng)
-    raw = physics.expose(sky, flat, 500.0, exptime, detector, 1, rng)
+    raw = physics.expose(sky, flat, cam, exptime, 1, rng)
     calibrated = physics.calibrate(raw, bias, dark, t_dark, mflat, exptime)
-    variance = np.mean(
-        physics.calibrated_sigma(
-            sky, flat, exptime, detector, 1, nbias, ndark, t_dark, nflat, counts
-        )
-        ** 2
+    factor = variance_factor(method, 3)
+    combination = {"bias": physics.Combination(nbias, factor, quantised=True),
+                   "dark": physics.Combination(ndark, factor, quantised=True)}  # fmt: skip
+    flat_variance = physics.flat_relative_variance(flat, counts, physics.Combination(nflat))
+    sigma = physics.calibrated_sigma(
+        sky, flat, exptime, cam, 1, combination["bias"], combination["dark"], t_dark, flat_variance
     )
-    assert calibrated.mean() == pytest.approx(5.0, abs=0.2)
-    assert calibrated.var() / variance == pytest.approx(1.0, abs=0.006)
-    bias_var = detector.read_noise**2 / nbias / detector.egain**2  # ADU^2
+    pull = (calibrated - sky) / sigma
+    assert pull.mean() == pytest.approx(0.0, abs=0.01)
+    assert pull.var() == pytest.approx(1.0, abs=0.006)
+    bias_var = np.mean(combination["bias"].variance(cam.read_noise.astype(float) ** 2, cam.egain))
+    variance = np.mean(sigma**2) * cam.egain**2  # e-^2, flat 1
     old_model = variance + (1 - (1 - k) ** 2) * bias_var
     independent_bias = variance + (1 - (1 - k) ** 2 + k**2) * bias_var
     assert min(old_model, independent_bias) / variance > 1.08
@@ -409,24 +522,25 @@ def test_calibrated_sigma_with_a_dark_subtracted_with_the_frames_bias(k):
 def test_short_frames_use_the_bias_term(root):
     """The 30 s frames (k = 0.5) match true_sigma, which differs from the k = 1 formula."""
     for f in SHORT:
-        bias, dark, _ = survey.frame_masters(f)
+        bias, dark, flat_master = survey.frame_masters(f)
         assert f.exptime / dark.exptime == 0.5
         data = fits.getdata(root / f.relpath).astype(float)
         free = ~stamp_mask(survey.stars(f, SHAPE), SHAPE)
         sigma = survey.true_sigma(f, SHAPE)
         pull = ((data - survey.true_sky(f, SHAPE)) / sigma)[free]
         assert np.std(pull) == pytest.approx(1.0, abs=0.006), f.relpath
-        nb = bias.ncombine or survey.UNRECORDED_NCOMBINE
-        nd = dark.ncombine or survey.UNRECORDED_NCOMBINE
         # Bias and dark terms (e-^2) as the flat-free part of sigma**2 shows them.
-        g, r2 = 0.2561, 36.0
-        terms = 0.25 * r2 / nb + 0.25 * (0.0008 * 60 + r2) / nd
-        flat = survey._true_flat(f.unit, f.filter, SHAPE)
+        cam = instrument.camera(f.unit, SHAPE)
+        g, r2 = cam.egain, cam.read_noise.astype(float) ** 2
+        current = cam.dark_current.astype(float)
+        var_b = bias.combination().variance(r2, g)
+        terms = 0.25 * var_b + 0.25 * dark.combination().variance(current * 60 + r2, g)
+        flat = instrument.true_flat(f.unit, f.filter, SHAPE)
         sky = survey.true_sky(f, SHAPE)
-        nf = survey.frame_masters(f)[2].ncombine or survey.UNRECORDED_NCOMBINE
-        rest = (flat * sky * g + 0.0008 * 30 + r2) / (g * flat) ** 2
-        rest += sky**2 / (nf * survey.FLAT_COUNTS * flat)
+        rest = (flat * sky * g + current * 30 + r2) / (g * flat) ** 2
+        rest += sky**2 * calibration.flat_variance(flat_master, SHAPE)
         np.testing.assert_allclose(sigma**2 - rest, terms / (g * flat) ** 2, rtol=1e-9)
+        assert np.all(var_b > 0.9 * r2 / (bias.ncombine or calibration.UNRECORDED_NCOMBINE))
 
 
 # --- ensure ---------------------------------------------------------------------------------------
@@ -441,7 +555,8 @@ def test_ensure_writes_once_and_rewrites_when_stale(tmp_path):
     assert survey.ensure(target, SMALL) is True
     assert files_under(target) == survey.output_relpaths()
     stamp = json.loads((target / "demo.json").read_text())
-    assert stamp == {"shape": list(SMALL), "seed": 7, "version": survey.DEMO_VERSION}
+    assert stamp == {"shape": list(SMALL), "seed": 7, "raw_frames": True,
+                     "version": survey.DEMO_VERSION}  # fmt: skip
     before = mtimes(target)
     start = time.perf_counter()
     assert survey.ensure(target, SMALL, seed=7) is False
@@ -466,7 +581,12 @@ def test_ensure_redoes_an_interrupted_or_other_write(tmp_path):
     assert files_under(target) == [p for p in survey.output_relpaths() if p != lost]
     stamp = json.loads((target / "demo.json").read_text())
     (target / "demo.json").write_text(json.dumps(dict(stamp, version=survey.DEMO_VERSION - 1)))
+    old_master = target / "calib/7DT/7DT_C361K_HIGH_1x1/7DT02/BIAS/bias_7DT02_20251120.fits"
+    old_master.write_bytes(b"an older version's master")  # named as no master is now
+    (target / "notes.txt").write_text("the user's")
     assert survey.ensure(target, SMALL) is True
+    assert not old_master.exists() and (target / "notes.txt").exists()
+    (target / "notes.txt").unlink()
     assert survey.ensure(target, (100, 150)) is True
     assert fits.getdata(target / FRAMES[0].relpath).shape == (100, 150)
     (target / "demo.json").write_text("{not json")

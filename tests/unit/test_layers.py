@@ -22,7 +22,7 @@ ALLOWED = {
     "steps": {"steps", "science", "io", "master_lookup"},
     "job": {"io"},
     "config": {"io"},
-    "demo": {"demo", "io"},
+    "demo": {"demo", "io", "science", "steps", "master_groups", "frame_times"},
     "browse": {"io", "frame_times"},
     "cli": {"__init__", "browse", "config", "io", "science", "steps"},
     "__init__": set(),

@@ -21,7 +21,7 @@ PARAMS, MESH = MaskParams(), BackgroundParams(box_size=50)
 @pytest.fixture
 def frame(tmp_path):
     """A small demo frame of the galaxy tile, written by the demo generator itself."""
-    survey.write(tmp_path / "demo", shape=SHAPE)
+    survey.write(tmp_path / "demo", shape=SHAPE, raw_frames=False)  # masters ready-made
     target = next(f for f in survey.plan()[0] if f.object == survey.GALAXY["object"])
     return tmp_path / "demo" / target.relpath
 

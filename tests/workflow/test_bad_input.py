@@ -137,9 +137,7 @@ def own_flat(filter_name, flat):
     def make(path, data, header, calib):
         header["FILTER"] = filter_name
         write(path, data, header)
-        source = next(
-            (calib / "7DT02" / "FLAT").glob(f"*{survey.FLAT_DATE.replace('-', '')}_m600*")
-        )
+        source = next((calib / "7DT02" / "FLAT").glob("flat_7DT02_2025-11-19_m600.fits"))
         flat_header = fits.getheader(source)
         flat_header["FILTER"] = filter_name
         target = source.with_name(source.name.replace("m600", filter_name))

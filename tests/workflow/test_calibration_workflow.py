@@ -24,9 +24,12 @@ def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
     image = fits.getdata(demo_run / "results" / (key_of(frame) + ".bkgrms.fits"))
     assert np.median(propagated / image) == pytest.approx(1, abs=0.05)
     truth = survey.true_sigma(frame, SHAPE)
-    assert np.median(propagated / truth) == pytest.approx(1, abs=0.03)
-    header = fits.getheader(path, 1)
     chosen = survey.frame_masters(frame)
+    # Built masters carry their errors and the read noise per pixel: within 1.5%; the hand-made
+    # bias only allows one read noise estimated from its pixels: within 5%.
+    tolerance = 0.015 if chosen[0].raws else 0.05
+    assert np.median(propagated / truth) == pytest.approx(1, abs=tolerance)
+    header = fits.getheader(path, 1)
     assert [header[f"IN_{m.imagetyp}"] for m in chosen] == [
         os.path.abspath(demo_run / "demo" / m.relpath) for m in chosen
     ]
@@ -116,8 +119,9 @@ NO_QUICKLOOKS = {"outputs": {"quicklook": False}}
 
 def test_no_master_in_reach_fails_that_frame_only(synced):
     flats = [m for m in MASTERS if m.imagetyp == "FLAT" and m.unit == "7DT05" and m.filter == "r"]
-    for flat in flats:
-        (synced / "demo" / flat.relpath).unlink()
+    for flat in flats:  # the masters, and the raw frames of those built from them
+        for relpath in (flat.relpath, *(raw.relpath for raw in flat.raws)):
+            (synced / "demo" / relpath).unlink()
     for product in (synced / "results").rglob("*.proprms.fits"):
         product.unlink()
     # quick-looks off: they are not what this test is about, and they are a third of the run

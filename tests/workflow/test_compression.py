@@ -47,4 +47,6 @@ def test_lossy_maps_are_within_a_thousandth_of_the_lossless_ones(demo_run, tmp_p
     written = sum((tmp_path / "lossy").joinpath(name).stat().st_size
                   for name in ("mask.fits", "bkg.fits", "bkgrms.fits", "proprms.fits"))  # fmt: skip
     pixels = read_image(root / frame.relpath)[0].size
-    assert written < 4 * pixels / 2  # less than half the frame as float32 (survey frames)
+    # Less than 60% of the frame as float32 (survey frames): the propagated RMS, with the read
+    # noise and master errors of every pixel, takes about 38%, the other maps about 13%.
+    assert written < 0.6 * 4 * pixels

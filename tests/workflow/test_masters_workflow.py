@@ -1,106 +1,107 @@
-"""Masters built by the workflow from raw frames, chosen like any master, rebuilt incrementally.
+"""Masters built by the workflow from the demo's raw frames, chosen like any master, rebuilt
+incrementally.
 
-The demo survey with raw frames of unit 7DT02 taken after the night of 2025-11-22:
-5 biases and 5 darks of 100 s. Their masters (bias, then the dark corrected with it)
-are nearer to that night's frames than the demo's own masters, so those frames use
-them. One more raw bias then reruns exactly the two masters built on it and the
-frames whose propagated RMS depends on them.
+The shipped configuration builds most of the demo's masters from its raw frames (15 biases, 5
+darks or 5 flats a master, median) before the chain; one bias, 7DT05's after the second night,
+is hand-made (no NCOMBINE, no read-noise map). The masters the workflow builds are those the
+demo's science frames were calibrated with (truth/masters.tsv records their pixels' digests).
+One more raw bias then reruns exactly the masters built on it and the frames whose propagated
+RMS depends on them.
 """
 
-import json
+import csv
+import os
 import re
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from skyrms.demo import survey
+from skyrms.demo import calibration, instrument, survey
+from skyrms.io.headerindex import sha256_of
 from tests.helpers import planned_jobs, snakemake
 
-UNIT_DIR = Path("raw/7DT") / survey.TELKEY / "7DT02"
-BIAS = f"7DT/{survey.TELKEY}/7DT02/BIAS/bias_7DT02_2025-11-21"
-DARK = f"7DT/{survey.TELKEY}/7DT02/DARK/dark_7DT02_2025-11-21_100s"
-CONFIG = {
-    "inputs": {"unit": "7DT02"},
-    "outputs": {"quicklook": False},
-    "masters": {"enabled": True, "raw_root": "raw", "method": "median"},
-}
-READ_NOISE = 6.0  # e-
+SHAPE = survey.DEFAULT_SHAPE
+FRAMES, MASTERS = survey.plan()
+BUILT = [m for m in MASTERS if m.raws]
 
 
-def write_raw(workdir, imagetyp, n, minute, rng, **cards):
-    """One raw frame of the demo's shape: bias level and read noise (ADU)."""
-    shape = (683, 1024)  # the demo frames' (config.yaml demo.shape)
-    data = 300 + rng.normal(0, READ_NOISE / survey.DETECTOR.egain, shape)
-    header = fits.Header([("IMAGETYP", imagetyp), ("DATE-OBS", f"2025-11-22T05:{minute:02d}:00"),
-                          ("EGAIN", survey.DETECTOR.egain), ("TELESCOP", "7DT02")])  # fmt: skip
-    header.update(cards)
-    path = workdir / UNIT_DIR / imagetyp / f"{imagetyp.lower()}_{n}.fits"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fits.writeto(path, data.astype(np.float32), header)
+def key_of(frame):
+    return os.path.relpath(frame.relpath, "scidata")[:-5]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("masters")
-    rng = np.random.default_rng(11)
-    for n in range(5):
-        write_raw(workdir, "BIAS", n, n, rng)
-        write_raw(workdir, "DARK", n, 20 + n, rng, EXPTIME=100.0)
-    run = snakemake(workdir, config=CONFIG)
-    return workdir, run
+def test_the_demo_masters_are_built_from_its_raw_frames(demo_run):
+    with open(demo_run / "demo/truth/masters.tsv", newline="") as table:
+        recorded = {
+            row["relpath"]: row["data_sha256"] for row in csv.DictReader(table, delimiter="\t")
+        }
+    for master in BUILT:
+        path = demo_run / "demo" / master.relpath
+        assert calibration.data_digest(path) == recorded[master.relpath], master.relpath
+        log = demo_run / "results/logs/master" / (master.relpath[len("calib/") : -5] + ".log")
+        assert f"master of {len(master.raws)} frames (median)" in log.read_text()
+        with fits.open(path) as hdul:
+            header = hdul[0].header
+            assert (header["NCOMBINE"], header["COMBMETH"]) == (len(master.raws), "median")
+            assert header["DATE-OBS"] == master.date_obs
+            inputs = hdul["INPUTS"].data
+            assert [os.path.basename(p) for p in inputs["path"]] == [
+                os.path.basename(raw.relpath) for raw in master.raws
+            ]
+            raws = [demo_run / "demo" / raw.relpath for raw in master.raws]
+            assert list(inputs["sha256"]) == [sha256_of(raw) for raw in raws]
+            used = calibration.prerequisites(master, MASTERS)
+            for kind, prerequisite in used.items():
+                assert header[f"IN_{kind}"] == str(demo_run / "demo" / prerequisite.relpath)
+            assert ("RDNOISE" in hdul) == (master.imagetyp == "BIAS")
 
 
-def choices(workdir):
-    """Per frame file name: the masters it was calibrated with."""
-    return {
-        path.name.removesuffix(".masters.json"): json.loads(path.read_text())
-        for path in (workdir / "results").rglob("*.masters.json")
-    }
+def test_the_read_noise_map_makes_the_noisiest_pixels_right(demo_run):
+    """Frames calibrated with a built bias get its read-noise map: their 1% noisiest pixels'
+    propagated RMS is within 5% of the truth; those calibrated with the hand-made bias get one
+    read noise for all pixels and miss them by more than 20%."""
+    for frame in FRAMES:
+        path = demo_run / "results" / (key_of(frame) + ".proprms.fits")
+        propagated, header = fits.getdata(path, header=True)
+        truth = survey.true_sigma(frame, SHAPE)
+        read_noise = instrument.camera(frame.unit, SHAPE).read_noise
+        noisiest = read_noise >= np.quantile(read_noise, 0.99)
+        ratio = np.median(propagated[noisiest] / truth[noisiest])
+        if survey.frame_masters(frame)[0].raws:
+            assert header["RDNOISE"] == "map" and header["BIASERR"] is True
+            assert ratio == pytest.approx(1, abs=0.05), frame.relpath
+        else:
+            assert isinstance(header["RDNOISE"], float)
+            assert ratio < 0.8, frame.relpath
 
 
-def test_masters_are_built_into_the_library_with_their_error_maps(built):
-    workdir, _ = built
-    calib = workdir / "demo" / "calib"
-    with fits.open(calib / f"{BIAS}.fits") as hdul:
-        assert hdul[0].header["NCOMBINE"] == 5 and hdul[0].header["COMBMETH"] == "median"
-        rms = np.sqrt(np.mean(hdul["RDNOISE"].data ** 2))
-        assert abs(rms / READ_NOISE - 1) < 0.02
-        assert len(hdul["INPUTS"].data) == 5
-    with fits.open(calib / f"{DARK}.fits") as hdul:
-        assert hdul[0].header["IN_BIAS"] == str(calib / f"{BIAS}.fits")
-        assert abs(np.median(hdul[0].data)) < 1.0  # bias subtracted: no dark current to speak of
-        assert "ERR" in hdul
-
-
-def test_the_nights_frames_use_the_built_masters_and_the_others_do_not(built):
-    workdir, _ = built
-    for name, choice in choices(workdir).items():
-        night = "_20251122_" in name
-        assert choice["BIAS"]["path"].endswith(f"{BIAS}.fits") == night, name
-        hundred = name.endswith("_100")
-        assert choice["DARK"]["path"].endswith(f"{DARK}.fits") == (night and hundred), name
-
-
-def test_the_propagated_rms_uses_the_read_noise_map(built):
-    workdir, _ = built
-    for path in (workdir / "results").rglob("*_20251122_*.proprms.fits"):
-        header = fits.getheader(path, ext=-1)
-        assert header["RDNOISE"] == "map" and header["BIASERR"] is True, path
-
-
-def test_one_more_raw_bias_reruns_its_masters_and_exactly_their_frames(built, tmp_path):
-    workdir = tmp_path / "run"
-    shutil.copytree(built[0], workdir, symlinks=True)
-    write_raw(workdir, "BIAS", 5, 5, np.random.default_rng(12))
-    dry = snakemake(workdir, "--dry-run", config=CONFIG)
+def test_one_more_raw_bias_reruns_its_masters_and_exactly_their_frames(synced):
+    """A raw bias synced late into 7DT02's group of the night 2025-11-21: a dry run lists that
+    master, the two darks corrected with it, and exactly the frames calibrated with them."""
+    bias = next(m for m in BUILT if m.imagetyp == "BIAS" and m.relpath.endswith("2025-11-21.fits"))
+    last = synced / "demo" / bias.raws[-1].relpath
+    when = datetime.fromisoformat(bias.raws[-1].date_obs) + timedelta(seconds=20)
+    late = last.with_name(last.name.replace(last.stem[-6:], f"{when:%H%M%S}"))
+    shutil.copy2(last, late)
+    with fits.open(late, mode="update") as hdul:
+        hdul[0].header["DATE-OBS"] = when.isoformat()
+        hdul[0].header["MJD-OBS"] += 20 / 86400
+        hdul[0].data = hdul[0].data[::-1]  # other pixels, as another exposure would have
+    dry = snakemake(synced, "--dry-run")
+    built = {Path(m).as_posix() for m in re.findall(r"wildcards: master=(\S+)", dry.stdout)}
+    darks = {m.relpath for m in BUILT if calibration.prerequisites(m, MASTERS).get("BIAS") == bias}
+    assert len(darks) == 2
+    assert built == {relpath[len("calib/") : -5] for relpath in {bias.relpath, *darks}}
+    users = {key_of(f) for f in FRAMES
+             if {m.relpath for m in survey.frame_masters(f)} & {bias.relpath, *darks}}  # fmt: skip
+    assert len(users) == 5  # 7DT02's frames of the second night
     jobs = planned_jobs(dry.stdout)
-    users = {name for name, choice in choices(workdir).items()
-             if choice["BIAS"]["path"].endswith(f"{BIAS}.fits")}  # fmt: skip
-    rerun = {Path(key).name for rule, key in jobs if rule == "propagated_rms"}
-    assert users and rerun == users
-    masters = set(re.findall(r"wildcards: master=(\S+)", dry.stdout))
-    assert masters == {BIAS, DARK}  # the bias, and the dark corrected with it
-    assert {rule for rule, _ in jobs} == {"master", "propagated_rms", "summary", "all"}
+    assert {key for rule, key in jobs if rule == "propagated_rms"} == users
+    assert {rule for rule, _ in jobs} == {"master", "propagated_rms", "quicklook", "summary", "all"}
+    snakemake(synced)
+    with fits.open(synced / "demo" / bias.relpath) as hdul:
+        assert hdul[0].header["NCOMBINE"] == len(bias.raws) + 1
+    assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout

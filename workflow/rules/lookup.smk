@@ -29,6 +29,10 @@ def indexed_inputs():
         else []
     )
     raws = master_groups.raw_paths(MASTERS["raw_root"]) if BUILDING else []
+    if BUILDING and not raws:
+        logger.warning(
+            f"masters.enabled, but no raw frames under {MASTERS['raw_root']!r}"
+        )
     if count := INDEX.refresh([*library, *raws]):
         logger.info(f"Indexed {count} new or changed masters and raw frames.")
     INDEX.save(keep=[*CANDIDATES.values(), *library, *raws])

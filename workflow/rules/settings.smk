@@ -43,5 +43,7 @@ OUTDIR = ROOT if SETTINGS["outputs"]["beside_inputs"] else RESULTS
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
 
-if DEMO["enabled"] and survey.ensure(DEMO["root"], DEMO["shape"], DEMO["seed"]):
+if DEMO["enabled"] and survey.ensure(
+    DEMO["root"], DEMO["shape"], DEMO["seed"], DEMO["raw_frames"]
+):
     logger.info(f"Wrote the demo survey under {DEMO['root']}.")
