@@ -72,7 +72,7 @@ class Judge:
     """What a ring is judged on.
 
     significance : float32 frame of ``(data - background) / RMS`` (dimensionless).
-    excluded : boolean frame, True where a pixel may join no ring.
+    excluded : boolean or integer frame, True (non-zero) where a pixel may join no ring.
     coarse : optional :class:`skyrms.science.background.Coarse`: its ``correction`` is added to
         ``significance``, so that growth is judged against the coarse background.
     """
@@ -188,8 +188,7 @@ class Stamp:
         pixel = ((centre_row * nx + centre_col).astype(np.int32)[:, None] + shifts)[use]
         source = np.repeat(np.arange(len(objects)), use.sum(axis=1))
         del use
-        free = judge.excluded.ravel().take(pixel)
-        np.logical_not(free, out=free)
+        free = np.logical_not(judge.excluded.ravel().take(pixel))
         squared, source, pixel = squared[free], source[free], pixel[free]
         index = source * self.rings
         index += ring_index(np.sqrt(squared, out=squared))
