@@ -62,16 +62,21 @@ def identical_runs(data, run: int, saturation=None) -> np.ndarray:
     """Boolean map of pixels in runs of at least ``run`` equal values along rows or columns.
 
     Values at or above ``saturation`` (frame units) never form a run. Only the rows (or
-    columns) that hold ``run - 1`` equal neighbours are searched for runs.
+    columns) that hold ``run - 1`` equal neighbours are searched for runs; equal neighbours
+    are few in a frame, so they are counted from their positions.
     """
     runs = np.zeros(data.shape, dtype=bool)
     for axis in (1, 0):
         same = equal_to_previous(data, axis)
-        if np.count_nonzero(same) < run - 1:  # the usual case: too few equal neighbours
-            continue
+        pairs = np.flatnonzero(same)
         if saturation is not None:
-            same &= data < saturation
-        lines = np.flatnonzero(np.count_nonzero(same, axis=axis) >= run - 1)
+            high = ~(data.ravel()[pairs] < saturation)
+            same.ravel()[pairs[high]] = False
+            pairs = pairs[~high]
+        if len(pairs) < run - 1:  # the usual case: too few equal neighbours
+            continue
+        line = pairs // data.shape[1] if axis == 1 else pairs % data.shape[1]
+        lines = np.flatnonzero(np.bincount(line, minlength=data.shape[1 - axis]) >= run - 1)
         if axis == 1:
             runs[lines] |= row_runs(same[lines], run)
         else:

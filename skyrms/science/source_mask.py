@@ -145,20 +145,46 @@ def is_saturated(data: np.ndarray, objects: np.ndarray, level: float | None) -> 
     return data[objects["ypeak"], objects["xpeak"]] >= level
 
 
-def detection_pass(
-    data, mask, exclude, params: MaskParams, mesh: BackgroundParams, significance: np.ndarray
-):
+@dataclass(frozen=True)
+class Planes:
+    """Full-frame work arrays that every pass overwrites, so that no pass pays for fresh ones:
+    on a 9576x6388 frame the page faults of a fresh plane can cost more than the arithmetic
+    on it.
+
+    significance : float32, the pass's signal-to-noise image (dimensionless).
+    scratch : uint8, a plane for one step at a time (:meth:`flags` is its boolean view).
+    """
+
+    significance: np.ndarray
+    scratch: np.ndarray
+
+    @classmethod
+    def like(cls, data: np.ndarray) -> "Planes":
+        """Planes for a frame of the shape of ``data``."""
+        return cls(np.empty(data.shape, np.float32), np.empty(data.shape, np.uint8))
+
+    def flags(self) -> np.ndarray:
+        """The scratch plane as a boolean map (to be filled before it is read)."""
+        return self.scratch.view(bool)
+
+    def covered(self, mask: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+        """The scratch plane as a boolean map, True where ``mask`` (uint8 bits) has a bit or
+        ``exclude`` (boolean) is True."""
+        covered = np.not_equal(mask, 0, out=self.flags())
+        covered |= exclude
+        return covered
+
+
+def detection_pass(data, mask, exclude, params: MaskParams, mesh: BackgroundParams, planes):
     """Fit the background without ``mask`` and ``exclude`` pixels, detect what ``mask`` leaves.
 
     ``exclude`` pixels (saturated ones) stay out of the background fit but can be
-    detected, so that a saturated core marks its source as saturated.
-    ``significance`` is a float32 array of the frame's shape that the pass
-    overwrites with its signal-to-noise image: one buffer for all passes, so
-    that no pass pays for a fresh full frame. Returns the SEP objects, their
-    segmentation map and a boolean array marking saturated sources.
+    detected, so that a saturated core marks its source as saturated. The pass writes
+    its signal-to-noise image to ``planes.significance`` (:class:`Planes`). Returns the
+    SEP objects, their segmentation map and a boolean array marking saturated sources.
     """
-    masked = mask != 0
-    bkg = estimate(data, masked | exclude, mesh.box_size, mesh.filter_size)
+    bkg = estimate(data, planes.covered(mask, exclude), mesh.box_size, mesh.filter_size)
+    significance = planes.significance
     np.copyto(significance, data)
     bkg.subfrom(significance)
     rms = bkg.rms()
@@ -170,17 +196,18 @@ def detection_pass(
         significance[noiseless] = 0.0
     del rms
     threshold = params.sigma * FILTERED_NOISE
-    objects, segmap = extract(significance, threshold, masked, params.minarea)
+    objects, segmap = extract(significance, threshold, mask, params.minarea)  # mask > 0 masks
     return objects, segmap, is_saturated(data, objects, params.saturation_level)
 
 
-def labelled_pixels(segmap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def labelled_pixels(segmap: np.ndarray, planes: Planes) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the pixels of a segmentation map that belong to a source, and their labels.
 
     Source pixels are a small part of a frame: found once per pass, they are
     then read and marked without scanning the frame again.
     """
-    where = np.flatnonzero(segmap > 0)  # faster than on the int32 map itself
+    labelled = np.greater(segmap, 0, out=planes.flags())
+    where = np.flatnonzero(labelled)  # faster than on the int32 map itself
     return where, segmap.ravel()[where]
 
 
@@ -197,44 +224,44 @@ def with_unmasked_pixels(objects: np.ndarray, pixels, mask: np.ndarray) -> np.nd
     return counts[1:] > 0
 
 
-def mark_footprints(footprints, objects, pixels, saturated, chosen) -> None:
-    """Mark the pixels of the ``chosen`` sources in ``footprints`` (uint8 bits) in place.
+def with_footprints(out, mask, objects, pixels, saturated, chosen) -> None:
+    """Write to ``out`` the ``mask`` (uint8 bits) with the pixels of the ``chosen`` sources.
 
     ``pixels`` are the sources' :func:`labelled_pixels`; ``saturated`` and ``chosen`` are
-    boolean arrays with one value per source.
+    boolean arrays with one value per source. The footprints of earlier passes are in
+    ``mask`` already.
     """
+    np.copyto(out, mask)
     bits = np.zeros(len(objects) + 1, dtype=np.uint8)
     bits[1:] = np.where(saturated, maskbits.SATURATED, maskbits.SOURCE) * chosen
     where, labels = pixels
-    flat = footprints.reshape(-1)  # a view: the map is C-contiguous
+    flat = out.reshape(-1)  # a view: the map is C-contiguous
     flat[where] |= bits[labels]
 
 
-def grown_mask(mask, footprints, catalog, saturated, radius, changed) -> np.ndarray:
-    """A copy of ``mask`` (uint8 bits) with every footprint and the ellipses of the
-    ``changed`` sources at circle-equivalent ``radius`` (px), saturated sources with the
+def draw_ellipses(mask, catalogue, radius, changed, planes: Planes) -> None:
+    """Draw into ``mask`` (uint8 bits) in place the ellipses of the ``changed`` sources of the
+    :class:`Catalogue` at circle-equivalent ``radius`` (px), saturated sources with the
     saturated bit. Radii never shrink, so the other sources' ellipses are in ``mask``."""
-    mask = mask | footprints
-    a, b = growth.ellipse_axes(catalog)
+    a, b = growth.ellipse_axes(catalogue.objects)
     for bit, drawn in (
-        (maskbits.SOURCE, changed & ~saturated),
-        (maskbits.SATURATED, changed & saturated),
+        (maskbits.SOURCE, changed & ~catalogue.saturated),
+        (maskbits.SATURATED, changed & catalogue.saturated),
     ):
         if not drawn.any():
             continue
-        ellipses = np.zeros(mask.shape, dtype=bool)
-        chosen = catalog[drawn]
+        ellipses = planes.scratch
+        ellipses.fill(0)
+        chosen = catalogue.objects[drawn]
         sep.mask_ellipse(ellipses, chosen["x"], chosen["y"], a[drawn] * radius[drawn],
                          b[drawn] * radius[drawn], chosen["theta"], r=1.0)  # fmt: skip
-        ellipses = ellipses.view(np.uint8)
         ellipses *= bit  # 0 or bit: OR-ed without gathering the pixels, however scattered
         mask |= ellipses
-    return mask
 
 
-def runs_away(mask: np.ndarray, box_size: int) -> bool:
+def runs_away(mask: np.ndarray, box_size: int, planes: Planes) -> bool:
     """True when more than RUNAWAY_BOXES of the mesh boxes are more than half masked."""
-    free = free_fractions(mask != 0, box_size)
+    free = free_fractions(np.not_equal(mask, 0, out=planes.flags()), box_size)
     return np.count_nonzero(free < SEP_MIN_FREE) > RUNAWAY_BOXES * free.size
 
 
@@ -279,42 +306,42 @@ def iterate_source_mask(
         if params.saturation_level is not None
         else np.zeros(mask.shape, dtype=bool)
     )
-    footprints = np.zeros(mask.shape, dtype=np.uint8)
+    spare = np.empty_like(mask)  # the next pass's mask: passes alternate the two
+    planes = Planes.like(data)
     catalogue = Catalogue()
     result = SourceMask(mask)
-    significance = np.empty_like(data)
     for number in range(1, params.max_iterations + 1):
-        objects, segmap, saturated = detection_pass(data, mask, exclude, params, mesh, significance)
-        pixels = labelled_pixels(segmap)
+        objects, segmap, saturated = detection_pass(data, mask, exclude, params, mesh, planes)
+        pixels = labelled_pixels(segmap, planes)
         del segmap
         new = with_unmasked_pixels(objects, pixels, mask)
-        mark_footprints(footprints, objects, pixels, saturated & new, new)
+        footprints = (objects, pixels, saturated & new, new)
+        with_footprints(spare, mask, *footprints)
         start = catalogue.add(objects[new], saturated[new])
-        grown = grow_all(
-            data, significance, mask, footprints, exclude, catalogue, start, params, mesh
-        )
+        grown = grow_all(data, spare, exclude, catalogue, start, params, mesh, planes)
         proposed = np.maximum(grown.radius, start)
         is_new = np.arange(len(start)) >= len(catalogue.radius)
-        candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
-                               proposed, is_new | (proposed > start))  # fmt: skip
-        runaway = runs_away(candidate, mesh.box_size)
+        draw_ellipses(spare, catalogue, proposed, is_new | (proposed > start), planes)
+        runaway = runs_away(spare, mesh.box_size, planes)
         if runaway:
             log.info(
                 f"pass {number} would leave most {mesh.box_size}-px boxes more than half "
-                f"masked (masked fraction {np.count_nonzero(candidate) / candidate.size:.3f}): "
+                f"masked (masked fraction {np.count_nonzero(spare) / spare.size:.3f}): "
                 "its growth is not taken and the passes stop"
             )
             proposed = start
-            candidate = grown_mask(mask, footprints, catalogue.objects, catalogue.saturated,
-                                   start, is_new)  # fmt: skip
+            with_footprints(spare, mask, *footprints)
+            draw_ellipses(spare, catalogue, start, is_new, planes)
+        masked = np.count_nonzero(spare)
         step = Iteration(
             number,
             int(np.count_nonzero(~saturated[new])),
             int(np.count_nonzero(saturated[new])),
             int(np.count_nonzero(proposed[: len(catalogue.radius)] > catalogue.radius)),
-            int(np.count_nonzero(candidate) - np.count_nonzero(result.mask)),
+            int(masked - np.count_nonzero(mask)),
         )
-        catalogue.radius, result.mask = proposed, candidate
+        mask, spare = spare, mask
+        catalogue.radius, result.mask = proposed, mask
         result.iterations.append(step)
         result.reasons = {name: int(np.count_nonzero(grown.reason == code))
                           for code, name in growth.REASONS.items()}  # fmt: skip
@@ -322,15 +349,14 @@ def iterate_source_mask(
         log.info(
             f"pass {number}: {step.sources} new sources and {step.saturated} saturated, "
             f"{step.regrown} grown further, {step.new_pixels} new pixels, masked fraction "
-            f"{np.count_nonzero(candidate) / candidate.size:.3f}; growth stopped at "
+            f"{masked / mask.size:.3f}; growth stopped at "
             + ", ".join(f"{name} {count}" for name, count in result.reasons.items())
             + f"; largest radius {result.largest_radius:.0f} px"
         )
-        mask = candidate
         if runaway:
             result.stop = BACKGROUND
             break
-        if not new.any() and step.new_pixels <= CONVERGED_GROWTH * np.count_nonzero(mask):
+        if not new.any() and step.new_pixels <= CONVERGED_GROWTH * masked:
             result.stop = CONVERGED
             break
     result.mask[exclude] |= maskbits.SATURATED
@@ -344,18 +370,18 @@ def iterate_source_mask(
     return result
 
 
-def grow_all(data, significance, mask, footprints, exclude, catalogue, start, params, mesh):
+def grow_all(data, mask, exclude, catalogue, start, params, mesh, planes: Planes):
     """Grow every catalogued source from its ``start`` radius (see :mod:`skyrms.science.growth`).
 
-    Rings skip invalid and masked pixels (of other sources: a source's own mask lies
-    inside its start radius) and every footprint, and are judged against the coarse
-    background (:func:`skyrms.science.background.coarse_background`) fitted without them.
+    Rings skip the pixels that ``mask`` (uint8 bits) covers: invalid and masked pixels (of
+    other sources: a source's own mask lies inside its start radius) and every footprint.
+    They are judged on ``planes.significance`` against the coarse background
+    (:func:`skyrms.science.background.coarse_background`) fitted without them and ``exclude``.
     """
-    masked = mask != 0
-    masked |= footprints != 0
-    coarse = coarse_background(data, masked | exclude, mesh.box_size, mesh.filter_size)
+    coarse = coarse_background(data, planes.covered(mask, exclude), mesh.box_size,
+                               mesh.filter_size)  # fmt: skip
     return growth.grow(
-        growth.Judge(significance, masked, coarse), catalogue.objects, start, params.grow_sigma,
-        params.mask_level, 1 / mesh.box_size, float(max(data.shape)),
+        growth.Judge(planes.significance, mask, coarse), catalogue.objects, start,
+        params.grow_sigma, params.mask_level, 1 / mesh.box_size, float(max(data.shape)),
         grown_before=np.arange(len(start)) < len(catalogue.radius),
     )  # fmt: skip
