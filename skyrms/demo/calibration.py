@@ -115,6 +115,11 @@ class DemoMaster:
         return physics.Combination(self.ncombine or UNRECORDED_NCOMBINE)
 
 
+def raw_exptime(imagetyp: str, exptime: float | None) -> float:
+    """EXPTIME (s) of a master's raw frames: 0 for biases, the dark's, FLAT_EXPTIME for flats."""
+    return {"BIAS": 0.0, "DARK": exptime, "FLAT": FLAT_EXPTIME}[imagetyp]
+
+
 def plan_masters() -> list[DemoMaster]:
     """Masters per unit: 3 biases, darks of 60 and 100 s per night, 2 flats per filter, in
     an order where every master comes after those it is corrected with."""
@@ -137,7 +142,7 @@ def _master(imagetyp, unit, start, exptime, filt):
     date = start[:10]
     if date in _OLD or (imagetyp, unit, date) in _HAND_MADE:
         return _hand_made(imagetyp, unit, start, exptime, filt)
-    seconds = {"BIAS": 0.0, "DARK": exptime, "FLAT": FLAT_EXPTIME}[imagetyp] + READOUT
+    seconds = raw_exptime(imagetyp, exptime) + READOUT
     first = datetime.fromisoformat(start)
     times = [first + timedelta(seconds=i * seconds) for i in range(RAW_FRAMES[imagetyp])]
     suffix = f"_{exptime:.0f}s" if exptime is not None else f"_{filt}" if filt else ""
@@ -285,12 +290,11 @@ def _write_raw(root, master, raw, key, shape) -> str:
     """One raw frame of ``master`` (noise from ``default_rng(key)``); returns its path."""
     rng = np.random.default_rng(key)
     cam = camera(master.unit, tuple(shape))
+    exptime = raw_exptime(master.imagetyp, master.exptime)
+    light = 0.0
     if master.imagetyp == "FLAT":
-        flat = true_flat(master.unit, master.filter, tuple(shape))
-        pixels = physics.exposure(FLAT_COUNTS * flat, cam, FLAT_EXPTIME, rng)
-    else:
-        pixels = physics.exposure(0.0, cam, master.exptime or 0.0, rng)
-    exptime = {"BIAS": 0.0, "DARK": master.exptime, "FLAT": FLAT_EXPTIME}[master.imagetyp]
+        light = FLAT_COUNTS * true_flat(master.unit, master.filter, tuple(shape))
+    pixels = physics.exposure(light, cam, exptime, rng)
     cards = [kw.IMAGETYP.card(master.imagetyp, ""), *time_cards(raw.date_obs),
              kw.EXPTIME.card(exptime, "[s] exposure time")]  # fmt: skip
     if master.filter is not None:
