@@ -1,7 +1,8 @@
-"""Speed, memory and disk of the chain on full-size frames, against a floor, photutils and ezphot.
+"""Speed, memory and disk of the chain on full-size frames, against skyrms 0.1.0, a floor,
+photutils and ezphot.
 
     python -m benchmarks.benchmark /tmp/bench [--frames 8] [--repeats 3] [--shape 6388 9576]
-        [--skip-peers]
+        [--baseline REVISION] [--skip-peers]
 
 Writes the demo survey at ``--shape`` under WORKDIR/data (18 frames and 22 masters,
 kept for the next run), takes its first ``--frames`` frames, then measures on them,
@@ -12,11 +13,16 @@ kept for the next run), takes its first ``--frames`` frames, then measures on th
    job its wall time and peak RSS from Snakemake's benchmark files; the run's total
    wall time; each frame's products in bytes. The header index is built once before
    (a dry run) and kept, so reading and hashing the inputs' headers is not timed;
-2. the floor (:func:`floor`): the least work the chain must do, plainly, with the
+2. the baseline: the same of an earlier version of skyrms, by default 0.1.0 (BASELINE,
+   before masks followed the light), its own workflow and package as extracted from
+   this repository's git history into WORKDIR/baseline/{commit}, on the same frames
+   with the same settings (its shipped configuration otherwise). The chain and the
+   baseline take turns going first; ``--baseline none`` leaves it out;
+3. the floor (:func:`floor`): the least work the chain must do, plainly, with the
    same libraries, in a fresh process per frame;
-3. photutils' ``Background2D`` with the same box and filter, background and RMS
+4. photutils' ``Background2D`` with the same box and filter, background and RMS
    maps, a process per frame (:mod:`benchmarks.peers.photutils_plain`);
-4. ezphot doing the chain's steps, a process per frame (:mod:`benchmarks.peers.ezphot_steps`).
+5. ezphot doing the chain's steps, a process per frame (:mod:`benchmarks.peers.ezphot_steps`).
 
 Every method runs as the chain's jobs do: JOBS processes at a time, each in a chain
 job's environment (JOB_ENVIRONMENT: one thread, numpy's huge-page advice off), so that
@@ -36,6 +42,7 @@ figures next to the targets and writes them to WORKDIR/benchmark.json.
 import argparse
 import csv
 import functools
+import io
 import json
 import math
 import os
@@ -43,6 +50,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,6 +72,7 @@ MB = 2**20
 SEED = 7  # of the demo survey
 FULL_SHAPE = (6388, 9576)  # ny, nx: a 7DT frame (skyrms.demo.survey.FULL_SHAPE)
 CHAIN_RULES = ("mask_and_background", "propagated_rms")
+BASELINE = "cf6c1ea"  # skyrms 0.1.0: masks of fixed-factor ellipses, no master building
 JOBS = 2  # processes at a time, for every method: the chain runs with snakemake --cores 2
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -115,9 +124,11 @@ FIGURES = {
     "total_wall_s": ("workflow: total wall time of the run (s)", None),
     "jobs_wall_s": ("workflow: sum of job wall times (s)", None),
     "overhead": ("workflow overhead: total / (sum of jobs / 2)", ("<=", 1.25)),
+    **method_figures("baseline", "baseline", "products per frame", " per frame"),
     **method_figures("floor", "floor", "products per frame", " per frame"),
     **method_figures("photutils", "photutils", "products per frame", " per frame"),
     **method_figures("ezphot", "ezphot", "products per frame", " per frame"),
+    "chain_over_baseline": ("ratio chain / baseline, wall per frame", ("<=", 1.15)),
     "chain_over_floor": ("ratio chain / floor, wall per frame", ("<=", 1.5)),
     "ezphot_over_chain": ("ratio ezphot / chain, wall per frame", (">=", 10.0)),
     "photutils_over_chain": ("ratio photutils / chain, wall per frame", None),
@@ -125,6 +136,7 @@ FIGURES = {
 """Every figure: its label in the table and its target (comparison, value) or None."""
 
 RATIOS = {
+    "chain_over_baseline": ("chain", "baseline"),
     "chain_over_floor": ("chain", "floor"),
     "ezphot_over_chain": ("ezphot", "chain"),
     "photutils_over_chain": ("photutils", "chain"),
@@ -242,45 +254,54 @@ def write_data(root: Path, shape: tuple[int, int], count: int) -> list[tuple[Pat
     ]
 
 
-def write_config(workdir: Path, frames: list[Path]) -> None:
-    """``workdir/config.yaml``: the shipped configuration on ``frames`` (listed in frames.txt)."""
-    (workdir / "frames.txt").write_text("".join(f"{frame}\n" for frame in frames))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+def write_config(folder: Path, data: Path, frames: list[Path], repo: Path = REPO) -> None:
+    """``folder/config.yaml``: the configuration shipped in ``repo`` (this repository or the
+    baseline's) on ``frames`` (listed in folder/frames.txt) of the survey under ``data``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "frames.txt").write_text("".join(f"{frame}\n" for frame in frames))
+    config = yaml.safe_load((repo / "config.yaml").read_text())
     config["demo"]["enabled"] = False
-    config["inputs"].update(
-        root=str(workdir / "data" / "scidata"), path_list=str(workdir / "frames.txt")
-    )
-    config["calibration"]["root"] = str(workdir / "data" / "calib")
-    config["masters"]["enabled"] = False  # the chain is measured here (masters_benchmark.py)
+    config["inputs"].update(root=str(data / "scidata"), path_list=str(folder / "frames.txt"))
+    config["calibration"]["root"] = str(data / "calib")
+    if "masters" in config:  # the chain is measured here (masters_benchmark.py); 0.1.0 had none
+        config["masters"]["enabled"] = False
     config["outputs"]["quicklook"] = False
     config["background"].update(box_size=BOX_SIZE, filter_size=FILTER_SIZE)
     config["source_mask"].update(sigma=SIGMA, minarea=MINAREA, max_iterations=MASK_ITERATIONS)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 # --- measuring ----------------------------------------------------------------------------------
 
 
-def chain_run(workdir: Path, keys: list[str]) -> dict:
-    """One timed snakemake run from an empty results folder (the header index kept).
+def chain_run(workdir: Path, keys: list[str], repo: Path = REPO) -> dict:
+    """One timed snakemake run of the workflow in ``repo`` (see :func:`run_workflow`) in
+    ``workdir``, from an empty results folder (the header index kept).
 
     Returns the run's total wall time (s), the sum of its jobs' wall times (s), and per
-    frame (in the order of ``keys``) the chain's wall time (s), each rule's job's wall
-    time (s) and peak RSS (MB), and the bytes of its products.
+    frame (in the order of ``keys``) the chain's wall time (s) and peak RSS (MB, the
+    larger of its jobs'), each rule's job's wall time (s) and peak RSS (MB), and the
+    bytes of its products. Raises :class:`Unavailable` if the run fails.
     """
-    from benchmarks.scaletest import snakemake  # see write_data
+    from benchmarks.workflowrun import run_workflow  # see write_data
 
     results = workdir / "results"
     for path in results.iterdir():
         if path.name != "header-index.json":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-    total, _ = snakemake(workdir)
+    total, result = run_workflow(workdir, repo=repo)
+    (workdir / "snakemake.log").write_text(result.stdout)
+    if result.returncode != 0:
+        raise Unavailable(f"snakemake failed (see {workdir / 'snakemake.log'})")
     jobs = job_benchmarks(results / "benchmarks")
     run = {"total_s": total, "jobs_s": sum(wall for wall, _ in jobs.values())}
     for rule in CHAIN_RULES:
         run[f"{rule}_s"] = [jobs[rule, key][0] for key in keys]
         run[f"{rule}_rss_mb"] = [jobs[rule, key][1] for key in keys]
     run["wall_s"] = [sum(run[f"{rule}_s"][n] for rule in CHAIN_RULES) for n in range(len(keys))]
+    run["rss_mb"] = [
+        peak(run[f"{rule}_rss_mb"][n] for rule in CHAIN_RULES) for n in range(len(keys))
+    ]
     run["written"] = [folder_bytes(results, f"{key}.*") for key in keys]
     return run
 
@@ -414,6 +435,33 @@ def install_peer(workdir: Path, name: str) -> Path:
     return python
 
 
+def baseline_checkout(folder: Path, revision: str) -> Path:
+    """This repository at git ``revision``, extracted (``git archive``) into folder/{commit}
+    on first use. Raises :class:`Unavailable` if git cannot resolve ``revision`` here."""
+
+    def git(*args: str) -> bytes:
+        try:
+            result = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True)
+        except OSError as error:
+            raise Unavailable(f"git: {error}") from None
+        if result.returncode != 0:
+            words = result.stderr.decode().strip().splitlines() or ["no output"]
+            raise Unavailable(f"`git {args[0]} {revision}` failed: {words[-1]}")
+        return result.stdout
+
+    commit = git("rev-parse", "--verify", f"{revision}^{{commit}}").decode().strip()
+    checkout = folder / commit
+    if not (checkout / "Snakefile").is_file():
+        partial = folder / f"{commit}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(git("archive", commit))) as archive:
+            archive.extractall(partial, filter="data")
+        shutil.rmtree(checkout, ignore_errors=True)
+        partial.rename(checkout)
+    return checkout
+
+
 def methods(workdir: Path, skip_peers: bool) -> tuple[dict, dict]:
     """The methods to run besides the chain: {name: command function}; and {name: why not}."""
     commands, unavailable = {"floor": floor_command}, {}
@@ -456,8 +504,7 @@ def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
     for rule in CHAIN_RULES:
         values[f"{rule}_wall_s"] = [mean(run[f"{rule}_s"]) for run in chain]
         values[f"{rule}_rss_mb"] = [peak(run[f"{rule}_rss_mb"]) for run in chain]
-    rule_peaks = zip(*(values[f"{rule}_rss_mb"] for rule in CHAIN_RULES), strict=True)
-    values["chain_rss_mb"] = [peak(peaks) for peaks in rule_peaks]
+    values["chain_rss_mb"] = [peak(run["rss_mb"]) for run in chain]
     for name, method_runs in runs.items():
         if name != "chain" and method_runs:
             values[f"{name}_wall_s"] = [mean(run["wall_s"]) for run in method_runs]
@@ -519,36 +566,71 @@ def table(figures: dict[str, dict], labels=None, width=46, why=lambda f: f["miss
 # --- main ---------------------------------------------------------------------------------------
 
 
+def chains(workdir: Path, frames: list[Path], revision: str) -> tuple[dict, dict, str | None]:
+    """The chain and the baseline at git ``revision`` ("none": left out), each with its
+    folder and configuration written and its header index built (a dry run, not timed):
+    {name: (folder, repo)}; {name: why not}; the baseline's commit (None if left out)."""
+    from benchmarks.scaletest import snakemake  # see write_data
+
+    found, unavailable, commit = {"chain": (workdir, REPO)}, {}, None
+    if revision == "none":
+        unavailable["baseline"] = "left out (--baseline none)"
+    else:
+        try:
+            repo = baseline_checkout(workdir / "baseline", revision)
+            commit, found["baseline"] = repo.name, (workdir / "baseline" / "run", repo)
+        except Unavailable as error:
+            unavailable["baseline"] = f"not checked out: {error}"
+    for folder, repo in found.values():
+        write_config(folder, workdir / "data", frames, repo)
+        elapsed, _ = snakemake(folder, "--dry-run", "--quiet", "rules", repo=repo)
+        print(f"header index of the frames and masters for {repo} built in {elapsed:.1f} s")
+    return found, unavailable, commit
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--frames", type=int, default=8, help="frames measured (1-18)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of every method")
     parser.add_argument("--shape", type=int, nargs=2, default=FULL_SHAPE, metavar=("NY", "NX"))
+    parser.add_argument(
+        "--baseline", default=BASELINE, metavar="REVISION",
+        help=f"git revision of the earlier skyrms timed against (default {BASELINE}, 0.1.0; "
+        "none: leave out)",
+    )  # fmt: skip
     parser.add_argument("--skip-peers", action="store_true", help="leave out photutils, ezphot")
     args = parser.parse_args(argv)
     if min(args.shape) < BOX_SIZE or args.repeats < 1:
         parser.error(f"frames need at least {BOX_SIZE} px a side, and --repeats at least 1")
-    from benchmarks.scaletest import snakemake  # see write_data
 
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     frames = write_data(workdir / "data", tuple(args.shape), args.frames)
-    write_config(workdir, [frame for frame, _ in frames])
     scidata = workdir / "data" / "scidata"
     keys = [str(frame.relative_to(scidata))[: -len(".fits")] for frame, _ in frames]
-    elapsed, _ = snakemake(workdir, "--dry-run", "--quiet", "rules")
-    print(f"header index of the frames and masters built in {elapsed:.1f} s (not timed below)")
-    commands, unavailable = methods(workdir, args.skip_peers)
-    runs = {"chain": [], **{name: [] for name in commands}}
+    workflows, unavailable, commit = chains(workdir, [frame for frame, _ in frames], args.baseline)
+    commands, more = methods(workdir, args.skip_peers)
+    unavailable |= more
+    runners = {
+        name: functools.partial(chain_run, folder, keys, repo)
+        for name, (folder, repo) in workflows.items()
+    }
+    for name, command in commands.items():
+        runners[name] = functools.partial(method_run, workdir, name, command, frames)
+    runs = {name: [] for name in runners}
     for repeat in range(1, args.repeats + 1):
-        runs["chain"].append(chain_run(workdir, keys))
-        for name, command in commands.items():
+        order = list(runners)
+        if repeat % 2 == 0 and "baseline" in runners:  # the chain and the baseline take turns
+            order[:2] = order[1::-1]
+        for name in order:
             if name in unavailable:
                 continue
             try:
-                runs[name].append(method_run(workdir, name, command, frames))
+                runs[name].append(runners[name]())
             except Unavailable as error:
+                if name == "chain":
+                    raise SystemExit(f"the chain failed: {error}") from None
                 unavailable[name], runs[name] = f"failed: {error}", []
         walls = ", ".join(
             f"{name} {statistics.fmean(done[-1]['wall_s']):.2f}"
@@ -559,15 +641,17 @@ def main(argv=None) -> None:
     input_bytes = [frame.stat().st_size for frame, _ in frames]
     results = figures(repeat_values(runs, input_bytes), unavailable)
     ny, nx = args.shape
+    against = f"baseline skyrms at {commit[:10]}; " if commit else ""
     print(
         f"\n{len(frames)} frames of {nx}x{ny} px, {args.repeats} repeat(s), snakemake --cores 2; "
-        f"median and min - max over the repeats; MB = 2**20 bytes\n"
+        f"{against}median and min - max over the repeats; MB = 2**20 bytes\n"
     )
     print(table(results))
     report = {
         "frames": [str(frame) for frame, _ in frames],
         "shape": [ny, nx],
         "repeats": args.repeats,
+        "baseline": {"revision": args.baseline, "commit": commit},
         "figures": results,
         "unavailable": unavailable,
         "runs": runs,

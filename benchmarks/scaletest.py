@@ -97,11 +97,12 @@ def write_library(root: Path) -> None:
                 write_master(calib, unit, "FLAT", moment, FILTER=filt)
 
 
-def snakemake(workdir: Path, *args) -> tuple[float, str]:
-    """Wall time (s) and output of the real snakemake on this repository's workflow."""
-    elapsed, result = run_workflow(workdir, *args)
+def snakemake(workdir: Path, *args, repo: Path = REPO) -> tuple[float, str]:
+    """Wall time (s) and output of the real snakemake on the workflow in ``repo`` (by
+    default this repository's); a failed run exits with the end of its output."""
+    elapsed, result = run_workflow(workdir, *args, repo=repo)
     if result.returncode != 0:
-        raise SystemExit(f"snakemake failed:\n{result.stdout[-6000:]}")
+        raise SystemExit(f"snakemake ({repo}) failed:\n{result.stdout[-6000:]}")
     return elapsed, result.stdout
 
 

@@ -13,16 +13,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_workflow(workdir, *args, cores: int = 2) -> tuple[float, subprocess.CompletedProcess]:
+def run_workflow(
+    workdir, *args, cores: int = 2, repo: Path = REPO
+) -> tuple[float, subprocess.CompletedProcess]:
     """Run snakemake in ``workdir`` with its ``config.yaml`` and ``args``.
 
-    Returns the wall time (s) and the finished process, stdout and stderr merged into
-    ``stdout``; the caller judges the exit status.
+    ``repo`` holds the workflow (its Snakefile, and the ``skyrms`` package it imports:
+    snakemake starts in ``workdir`` with ``repo`` first on PYTHONPATH); by default this
+    repository, or a copy of an earlier version of it. Returns the wall time (s) and the
+    finished process, stdout and stderr merged into ``stdout``; the caller judges the
+    exit status.
     """
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()
+    path = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
     command = [
         sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
+        "--snakefile", str(Path(repo) / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"),
         "--cores", str(cores),
@@ -30,6 +36,11 @@ def run_workflow(workdir, *args, cores: int = 2) -> tuple[float, subprocess.Comp
     ]  # fmt: skip
     start = time.perf_counter()
     result = subprocess.run(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=workdir,
+        env=os.environ | {"PYTHONPATH": path},
     )
     return time.perf_counter() - start, result

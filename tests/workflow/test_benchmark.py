@@ -1,13 +1,23 @@
-"""The benchmark script end to end on tiny frames, without photutils and ezphot (no network)."""
+"""The benchmark script end to end on tiny frames, without photutils and ezphot (no network),
+with the chain of skyrms 0.1.0 from this repository's history beside today's."""
 
 import json
 import subprocess
 import sys
 
-from benchmarks.benchmark import FIGURES, MB, RATIOS
+from astropy.io import fits
+
+from benchmarks.benchmark import BASELINE, FIGURES, MB, RATIOS
+from benchmarks.workflowrun import REPO
 
 PEERS = ("photutils", "ezphot")
 SHAPE = (256, 384)
+
+
+def in_history(revision: str) -> bool:
+    """Whether this checkout's git history holds ``revision`` (not so in a shallow clone)."""
+    command = ["git", "-C", str(REPO), "cat-file", "-e", f"{revision}^{{commit}}"]
+    return subprocess.run(command, capture_output=True).returncode == 0
 
 
 def test_benchmark_prints_and_writes_every_figure(tmp_path):
@@ -21,12 +31,27 @@ def test_benchmark_prints_and_writes_every_figure(tmp_path):
     assert report["shape"] == list(SHAPE) and len(report["frames"]) == 2
     figures = report["figures"]
     assert set(figures) == set(FIGURES)
+    baseline = in_history(BASELINE)
+    if baseline:  # 0.1.0's own workflow and package ran on the same frames
+        assert report["baseline"]["commit"].startswith(BASELINE)
+        # its masks are its own: fixed-factor ellipses, without today's growth threshold
+        masks = {
+            name: sorted((tmp_path / folder).rglob("*.mask.fits"))
+            for name, folder in (("chain", "results"), ("baseline", "baseline/run/results"))
+        }
+        assert len(masks["chain"]) == len(masks["baseline"]) == 2
+        assert all("MSKGROWS" in fits.getheader(path, 1) for path in masks["chain"])
+        assert not any("MSKGROWS" in fits.getheader(path, 1) for path in masks["baseline"])
     lines = [line.strip() for line in result.stdout.splitlines()]
     for key, figure in figures.items():
         (line,) = (line for line in lines if line.startswith(figure["label"] + " "))
-        if any(peer in RATIOS.get(key, (key.split("_")[0],)) for peer in PEERS):
+        methods = RATIOS.get(key, (key.split("_")[0],))
+        if any(peer in methods for peer in PEERS):
             assert figure["missing"] == "skipped (--skip-peers)"
             assert line.endswith("not measured: skipped (--skip-peers)")
+            continue
+        if "baseline" in methods and not baseline:
+            assert figure["missing"].startswith("not checked out: `git rev-parse")
             continue
         assert 0 < figure["min"] <= figure["median"] <= figure["max"], key
         if figure["target"]:
