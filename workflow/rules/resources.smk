@@ -24,8 +24,8 @@ def memory_mb(rule):
 
     Peak resident memory per frame pixel plus the interpreter and libraries
     (100 MB), set when the rules peaked at 1.46, 1.28 and 0.70 GB on a
-    9576x6388 frame. They now peak at about 1.06 and 1.02 GB (python -m
-    benchmarks.benchmark); the difference is kept as headroom.
+    9576x6388 frame. They now peak at about 1.12 and 0.58 GB (python -m
+    benchmarks.benchmark, 2026-12-03); the difference is kept as headroom.
     """
     bytes_per_pixel = {
         "mask_and_background": 24,
