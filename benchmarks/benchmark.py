@@ -406,6 +406,20 @@ def peer_home(workdir: Path, name: str) -> Path:
     return workdir / "venvs" / f"{name}-home"
 
 
+def checked_output(command: list[str], shown: str) -> bytes:
+    """Run ``command`` and return its output; if it cannot start or fails, raise
+    :class:`Unavailable` with ``shown`` (how the command is named) and its last words."""
+    try:
+        result = subprocess.run(command, capture_output=True)
+    except OSError as error:
+        raise Unavailable(f"`{shown}` failed: {error}") from None
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        words = output.strip().splitlines() or ["no output"]
+        raise Unavailable(f"`{shown}` failed: {words[-1]}")
+    return result.stdout
+
+
 def install_peer(workdir: Path, name: str) -> Path:
     """The python of WORKDIR/venvs/{name} with the peer's packages, installed on first use.
 
@@ -427,10 +441,7 @@ def install_peer(workdir: Path, name: str) -> Path:
             [str(python), "-I", str(HERE / "peers" / PEER_DRIVERS["ezphot"]), "--home", str(home)]
         )
     for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True)
-        if result.returncode != 0:
-            words = (result.stdout + result.stderr).strip().splitlines() or ["no output"]
-            raise Unavailable(f"`{' '.join(step[2:])}` failed: {words[-1]}")
+        checked_output(step, " ".join(step[2:]))
     stamp.write_text("\n".join(packages) + "\n")
     return python
 
@@ -440,14 +451,7 @@ def baseline_checkout(folder: Path, revision: str) -> Path:
     on first use. Raises :class:`Unavailable` if git cannot resolve ``revision`` here."""
 
     def git(*args: str) -> bytes:
-        try:
-            result = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True)
-        except OSError as error:
-            raise Unavailable(f"git: {error}") from None
-        if result.returncode != 0:
-            words = result.stderr.decode().strip().splitlines() or ["no output"]
-            raise Unavailable(f"`git {args[0]} {revision}` failed: {words[-1]}")
-        return result.stdout
+        return checked_output(["git", "-C", str(REPO), *args], f"git {args[0]} {revision}")
 
     commit = git("rev-parse", "--verify", f"{revision}^{{commit}}").decode().strip()
     checkout = folder / commit
@@ -491,8 +495,6 @@ def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
     mean = statistics.fmean
     chain = runs["chain"]
     values = {
-        "chain_wall_s": [mean(run["wall_s"]) for run in chain],
-        "chain_written_mb": [mean(run["written"]) / MB for run in chain],
         "input_mb": [mean(input_bytes) / MB for _ in chain],
         "written_over_input": [
             mean(w / i for w, i in zip(run["written"], input_bytes, strict=True)) for run in chain
@@ -504,9 +506,8 @@ def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
     for rule in CHAIN_RULES:
         values[f"{rule}_wall_s"] = [mean(run[f"{rule}_s"]) for run in chain]
         values[f"{rule}_rss_mb"] = [peak(run[f"{rule}_rss_mb"]) for run in chain]
-    values["chain_rss_mb"] = [peak(run["rss_mb"]) for run in chain]
     for name, method_runs in runs.items():
-        if name != "chain" and method_runs:
+        if method_runs:
             values[f"{name}_wall_s"] = [mean(run["wall_s"]) for run in method_runs]
             values[f"{name}_rss_mb"] = [peak(run["rss_mb"]) for run in method_runs]
             values[f"{name}_written_mb"] = [mean(run["written"]) / MB for run in method_runs]
