@@ -23,4 +23,5 @@ run(
         blank_run=background["blank_run"],
     ),
     frame_digest=snakemake.params.content,
+    compress=snakemake.params.compress,
 )

@@ -15,4 +15,5 @@ run(
     settings=snakemake.params.settings,
     fields=snakemake.params.fields,
     frame_digest=snakemake.params.content,
+    compress=snakemake.params.compress,
 )

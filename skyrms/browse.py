@@ -189,7 +189,19 @@ def table(records: list[FrameRecord]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``skyrms products``."""
+    """The options of ``skyrms products``: the selection's and ``--paths``."""
+    add_selection_arguments(parser)
+    parser.add_argument(
+        "--paths",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"print only paths, one a line: {', '.join(KINDS)} (existing products)",
+    )
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that select frames and say where their products are (``--configfile``,
+    ``--root``, ``--results``, the layout patterns, ``--since``, ...)."""
     parser.add_argument("--configfile", help="YAML file in the workflow's config.yaml format")
     parser.add_argument("--root", help="folder holding the frames (inputs.root)")
     parser.add_argument("--results", help="products folder (outputs.results; default results)")
@@ -209,12 +221,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--newest-nights", dest="newest_nights", type=int, metavar="N",
         help="only the newest N nights among the selected frames (inputs.newest_nights)",
     )  # fmt: skip
-    parser.add_argument(
-        "--paths",
-        choices=KINDS,
-        metavar="KIND",
-        help=f"print only paths, one a line: {', '.join(KINDS)} (existing products)",
-    )
 
 
 def command(args, config: dict) -> None:
@@ -222,6 +228,17 @@ def command(args, config: dict) -> None:
 
     Options override the ``inputs`` and ``outputs`` sections of ``config``.
     """
+    records = selected_records(args, config)
+    if args.paths:
+        print_paths(records, args.paths)
+    else:
+        print(table(records))
+
+
+def selected_records(args, config: dict) -> list[FrameRecord]:
+    """The frames that the options of :func:`add_selection_arguments` (over the ``inputs``
+    and ``outputs`` sections of ``config``) select, as :func:`select` returns them; a
+    selection that matches nothing is said on stderr."""
     inputs, outputs = config.get("inputs") or {}, config.get("outputs") or {}
     root = args.root or inputs.get("root")
     if not root:
@@ -239,10 +256,7 @@ def command(args, config: dict) -> None:
     )
     if not records:
         print(f"skyrms: no frame under {root} matches the selection", file=sys.stderr)
-    if args.paths:
-        print_paths(records, args.paths)
-    else:
-        print(table(records))
+    return records
 
 
 def print_paths(records: list[FrameRecord], kind: str) -> None:

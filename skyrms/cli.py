@@ -4,7 +4,9 @@
     skyrms source-mask frame.fits frame.srcmask.fits
     skyrms circular-mask frame.fits frame.srcmask.fits frame.mask.fits --circle 150.1 -30.2 45
     skyrms background frame.fits frame.mask.fits frame.bkg.fits frame.bkgrms.fits
+    skyrms weight frame.bkgrms.fits frame.mask.fits frame.weight.fits
     skyrms products --configfile config.yaml --object T00528 --paths bkgrms
+    skyrms plain --configfile config.yaml --newest-nights 1 --kind bkgrms -o plain/
 
 Parameters come from the built-in defaults, then ``--configfile`` (the
 workflow's config.yaml format: sections background, source_mask and
@@ -19,12 +21,18 @@ from pathlib import Path
 
 from skyrms import __version__, browse, config
 from skyrms.io.discovery import PRODUCTS, strip_fits_ending
-from skyrms.io.fitsfiles import InputError, ignore_nonstandard_cards
+from skyrms.io.fitsfiles import (
+    InputError,
+    SkyrmsError,
+    ignore_nonstandard_cards,
+    write_plain_copy,
+)
 from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
 from skyrms.steps import single_steps
 from skyrms.steps.mask_and_background import mask_and_background
+from skyrms.steps.weight import weight_map
 
 
 def from_config_and_options(kind, args, *sections: str):
@@ -71,8 +79,28 @@ def circle_specs(args) -> list[dict]:
     return specs
 
 
-CHAIN = ("mask", "bkg", "bkgrms")
-"""The products of ``skyrms run``, in the order they are made."""
+def compressed(args) -> bool:
+    """The product format: ``--compress``/``--no-compress``, else ``outputs.compress`` of the
+    config file, else plain."""
+    if args.compress is not None:
+        return args.compress
+    return load_config(args.configfile).get("outputs", {}).get("compress", False)
+
+
+def weight_source(args) -> str:
+    """Which RMS map ``skyrms run`` inverts into a weight map: ``--weight``, else
+    ``outputs.weight`` of the config file; "none" for no weight map."""
+    wanted = args.weight or load_config(args.configfile).get("outputs", {}).get("weight", "none")
+    if wanted == "propagated":
+        raise InputError(
+            "a propagated-RMS weight needs the workflow (skyrms run makes no propagated RMS); "
+            "use --weight image, or skyrms weight on a .proprms.fits"
+        )
+    return wanted
+
+
+CHAIN = ("mask", "bkg", "bkgrms", "weight")
+"""The products of ``skyrms run``, in the order they are made (the weight on request)."""
 
 
 def products_of(frame: str, outdir: str) -> dict[str, str]:
@@ -87,12 +115,55 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
 def run_chain(args) -> None:
     """All steps on one frame."""
     out = products_of(args.frame, args.outdir)
+    weight, compress = weight_source(args), compressed(args)
     mask_and_background(
         args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args),
-        background_params(args), circle_specs(args), invalid_spec(args),
+        background_params(args), circle_specs(args), invalid_spec(args), compress=compress,
     )  # fmt: skip
+    if weight == "none":
+        del out["weight"]
+    else:
+        weight_map(out["bkgrms"], out["mask"], out["weight"], compress)
     for path in out.values():
         print(path)
+
+
+PLAIN_KINDS = ("mask", "bkg", "bkgrms", "proprms", "weight")
+"""The products ``skyrms plain`` copies: the FITS maps."""
+
+
+def plain_copies(args) -> None:
+    """``skyrms plain``: plain copies of the products named, or of the selected frames'
+    products of ``--kind``, into ``--outdir`` (the products' layout below it); the
+    originals are only read."""
+    if args.products:
+        pairs = [(path, Path(args.outdir) / Path(path).name) for path in args.products]
+    else:
+        records = browse.selected_records(args, load_config(args.configfile))
+        kinds = args.kind or PLAIN_KINDS
+        pairs = [
+            (record.products[kind], Path(args.outdir) / (record.key + PRODUCTS[kind]))
+            for record in records
+            for kind in kinds
+            if record.status[kind] != "missing"
+        ]
+        if stale := [source for source, _ in pairs if source in stale_products(records)]:
+            print(f"skyrms: {len(stale)} of these products are stale", file=sys.stderr)
+    for source, target in pairs:
+        if Path(target).resolve() == Path(source).resolve():
+            raise InputError(f"{source}: the copy would replace it; choose another --outdir")
+        write_plain_copy(source, target)
+        print(target)
+
+
+def stale_products(records) -> set[str]:
+    """The paths of the records' products whose status is stale."""
+    return {
+        record.products[kind]
+        for record in records
+        for kind, status in record.status.items()
+        if status == "stale"
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -103,6 +174,10 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--configfile", help="YAML file in the workflow's config.yaml format")
     common.add_argument("--box-size", dest="box_size", type=int, help="background box, pixels")
     common.add_argument("--filter-size", dest="filter_size", type=int, help="filter, boxes")
+    common.add_argument(
+        "--compress", action=argparse.BooleanOptionalAction,
+        help="tile-compressed products (default: outputs.compress, else plain images)",
+    )  # fmt: skip
     detect = argparse.ArgumentParser(add_help=False)
     detect.add_argument("--sigma", type=float, help="detection threshold, x local RMS")
     detect.add_argument(
@@ -132,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[common, detect, circle], help="the whole chain")
     run.add_argument("frame")
     run.add_argument("-o", "--outdir", default=".", help="folder for the products")
+    run.add_argument(
+        "--weight", choices=("none", "image"),
+        help="image: also the weight map 1/RMS^2 (default: outputs.weight, else none)",
+    )  # fmt: skip
     run.set_defaults(action=run_chain)
 
     sm = commands.add_parser("source-mask", parents=[common, detect], help="iterated source mask")
@@ -139,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("output")
     sm.set_defaults(
         action=lambda a: single_steps.source_mask(
-            a.frame, a.output, mask_params(a), background_params(a), invalid_spec(a)
+            a.frame, a.output, mask_params(a), background_params(a), invalid_spec(a), compressed(a)
         )
     )
 
@@ -149,7 +228,7 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("output")
     cm.set_defaults(
         action=lambda a: single_steps.circular_mask(
-            a.frame, a.source_mask, a.output, circle_specs(a)
+            a.frame, a.source_mask, a.output, circle_specs(a), compressed(a)
         )
     )
 
@@ -160,13 +239,29 @@ def parser() -> argparse.ArgumentParser:
     bg.add_argument("rms", help="output: the background RMS map")
     bg.set_defaults(
         action=lambda a: single_steps.masked_background_maps(
-            a.frame, a.mask, a.background, a.rms, background_params(a)
+            a.frame, a.mask, a.background, a.rms, background_params(a), compressed(a)
         )
     )
+
+    wt = commands.add_parser("weight", parents=[common], help="weight map 1/RMS^2 for coadds")
+    wt.add_argument("rms", help="an RMS product: .bkgrms.fits or .proprms.fits")
+    wt.add_argument("mask", help="the frame's mask product")
+    wt.add_argument("output", help="output: the weight map")
+    wt.set_defaults(action=lambda a: weight_map(a.rms, a.mask, a.output, compressed(a)))
 
     pr = commands.add_parser("products", help="which products the selected frames have")
     browse.add_arguments(pr)
     pr.set_defaults(action=lambda a: browse.command(a, load_config(a.configfile)))
+
+    pl = commands.add_parser("plain", help="plain copies of products, for SExtractor and SWarp")
+    pl.add_argument("products", nargs="*", help="product files (else the selected frames')")
+    browse.add_selection_arguments(pl)
+    pl.add_argument(
+        "--kind", action="append", choices=PLAIN_KINDS,
+        help="of the selected frames, these products (repeatable; default: all maps)",
+    )  # fmt: skip
+    pl.add_argument("-o", "--outdir", required=True, help="folder for the copies")
+    pl.set_defaults(action=plain_copies)
     return main
 
 
@@ -177,7 +272,7 @@ def main(argv=None) -> int:
     ignore_nonstandard_cards()
     try:
         args.action(args)
-    except InputError as error:
+    except SkyrmsError as error:
         print(f"skyrms: error: {error}", file=sys.stderr)
         return 1
     return 0

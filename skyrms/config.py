@@ -2,7 +2,8 @@
 
 One loader for every reader (the workflow, the ``skyrms`` command, the product
 browser), so they all see the same checked settings with the same defaults
-(``workflow/schemas/config.schema.yaml``).
+(``skyrms/schemas/config.schema.yaml``, shipped inside the package; the workflow's
+``workflow/schemas/config.schema.yaml`` links to it).
 """
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from snakemake.utils import validate
 
 from skyrms.io.fitsfiles import InputError
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 """The configuration's JSON schema (YAML), with the defaults of every setting."""
 
 

@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from skyrms.io.fitsfiles import InputError, ignore_nonstandard_cards
+from skyrms.io.fitsfiles import SkyrmsError, ignore_nonstandard_cards
 
 JOB_ENVIRONMENT = {
     "NUMPY_MADVISE_HUGEPAGE": "0",
@@ -29,9 +29,9 @@ def run(snakemake, step, **arguments) -> None:
     """Call ``step(**arguments)``, logging to the job's log file (warnings also to stderr).
 
     Every failure ends the job with exit status 1 and lands in its log with the
-    traceback: a bad input (:class:`InputError`) as its one-line message, the
-    traceback below it in the log only; anything else (a bug) as an error with
-    its traceback, in the log and on stderr.
+    traceback: a bad input or an unwritable product (:class:`SkyrmsError`) as its
+    one-line message, the traceback below it in the log only; anything else (a bug)
+    as an error with its traceback, in the log and on stderr.
     """
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING)
@@ -48,7 +48,7 @@ def run(snakemake, step, **arguments) -> None:
     log = logging.getLogger("skyrms")
     try:
         step(**arguments)
-    except InputError as error:
+    except SkyrmsError as error:
         log.error(str(error))
         log.info("where the error above was raised:", exc_info=True)  # the log file only
         sys.exit(1)

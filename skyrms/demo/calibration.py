@@ -322,7 +322,7 @@ def _write_hand_made(master, position, path, shape, seed) -> None:
     header = fits.Header(cards)
     if master.imagetyp == "BIAS":
         pixels = physics.master_bias(camera(master.unit, tuple(shape)), n, rng)
-        write_float_map(path, pixels, header, checksum=False, lossy=False)
+        write_float_map(path, pixels, header, checksum=False)
         return
     flat = true_flat(master.unit, master.filter, tuple(shape))
     error = physics.master_flat_error(flat, n, FLAT_COUNTS)

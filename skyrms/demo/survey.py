@@ -511,7 +511,7 @@ def write(root, shape=DEFAULT_SHAPE, seed: int = 7, raw_frames: bool = True) -> 
             table = stars(frame, shape, seed)
             pixels = _calibrated_frame(frame, shape, seed, table, paths)
             header = _frame_header(frame, shape)
-            write_float_map(root / frame.relpath, pixels, header, checksum=False, lossy=False)
+            write_float_map(root / frame.relpath, pixels, header, checksum=False)
             write_tsv(root / _stars_relpath(frame), _star_rows(table))
             rows[frame.index] = _truth_row(frame, shape, table)
         write_tsv(root / "truth/masters.tsv", calibration.truth_rows(masters, shape, paths))

@@ -23,6 +23,7 @@ PRODUCTS = {
     "bkgrms": ".bkgrms.fits",
     "masters": ".masters.json",
     "proprms": ".proprms.fits",
+    "weight": ".weight.fits",
     "quicklook": ".quicklook.png",
 }
 """Suffix of each per-frame product, appended to the frame's key."""

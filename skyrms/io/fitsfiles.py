@@ -14,7 +14,7 @@ from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 
-from skyrms.io.keywords import NAXIS
+from skyrms.io.keywords import EXTENSION_CARDS, NAXIS
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,19 @@ def native_float32(data: np.ndarray, owned: bool = False) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-class InputError(Exception):
-    """A frame or master that cannot be used; the message names the file and the problem."""
+class SkyrmsError(Exception):
+    """An expected failure: it ends the frame (or the command) with its one-line message,
+    which names the file and the problem, and without a traceback."""
+
+
+class InputError(SkyrmsError):
+    """A frame, master or setting that cannot be used; the message names the file and the
+    problem."""
+
+
+class WriteError(SkyrmsError):
+    """A product that could not be written (a full disk, a folder without permission); the
+    message names the product and the cause. Nothing is left at the product's path."""
 
 
 def image_hdu(hdul: fits.HDUList, path) -> fits.ImageHDU | fits.PrimaryHDU:
@@ -185,21 +196,34 @@ def atomic_path(path):
     interrupted job never leaves a half-written file at a product path; on
     failure the temporary file is removed, and temporaries that a killed job
     left for the same path are removed before writing. Permissions follow the
-    umask.
+    umask. A failure of the file system (no space left, no permission) raises
+    :class:`WriteError` naming ``path`` and the cause.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(temporary)
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+        os.close(handle)
+        temporary = Path(temporary)
         yield temporary
         os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
+    except OSError as error:
+        raise WriteError(f"{path}: cannot write ({os_reason(error)})") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
+def os_reason(error: OSError) -> str:
+    """The cause of a file-system error in a few words: the system's ("No space left on
+    device"), else the first sentence of the message (astropy's free-space check)."""
+    return error.strerror or str(error).split(". ")[0].rstrip(".")
 
 
 def atomic_write(hdul: fits.HDUList, path, checksum: bool = True) -> None:
@@ -224,26 +248,23 @@ TILE_ROWS = 64
 """Rows of a compressed map's tiles: a reader decompresses whole tiles."""
 
 MAP_PRECISION = 2e-4
-"""Quantisation step of the float maps, as a fraction of the map's median absolute value.
+"""Quantisation step of compressed float maps, as a fraction of the map's median absolute value.
 
-Maps are written tile-compressed (RICE_1, TILE_ROWS rows a tile, no dithering, so the
-same map gives the same file): values are rounded to this step, an error of
-at most 1e-4 of the median (tests/test_compression.py keeps every pixel of
-the demo's maps within 0.1% of the lossless value). Smooth background and
-RMS maps shrink from 4 bytes a pixel to under 0.1; the propagated RMS, which
-carries the flat's pixel-to-pixel structure, to about 1. None: lossless
-float32 in the primary HDU.
+Compressed maps (``outputs.compress``) are tile-compressed (RICE_1, TILE_ROWS rows a tile,
+no dithering, so the same map gives the same file): values are rounded to this step, an
+error of at most 1e-4 of the median (tests/workflow/test_compression.py keeps every pixel of
+the demo's maps within 0.1% of the plain value). Smooth background and RMS maps shrink from
+4 bytes a pixel to under 0.1; the propagated RMS, which carries the flat's pixel-to-pixel
+structure, to about 1.
 """
 
 
-def write_float_map(path, data: np.ndarray, header: fits.Header, checksum=True, lossy=True):
-    """Write a float32 map to ``path``, compressed as :data:`MAP_PRECISION` says if ``lossy``.
-
-    The map is the first image HDU either way (extension 1 when compressed);
-    see :func:`atomic_write` for the writing.
-    """
+def write_float_map(path, data: np.ndarray, header: fits.Header, compress=False, checksum=True):
+    """Write a float32 map to ``path``: a plain image in the primary HDU, as SExtractor and
+    SWarp read it, or with ``compress`` tile-compressed in extension 1 (see
+    :data:`MAP_PRECISION`); see :func:`atomic_write` for the writing."""
     data = np.asarray(data, dtype=np.float32)
-    if MAP_PRECISION is None or not lossy:
+    if not compress:
         atomic_write(fits.HDUList([fits.PrimaryHDU(data, header)]), path, checksum)
         return
     atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed_map(data, header)]), path, checksum)
@@ -265,10 +286,30 @@ tile than compressing it: 16 rows write a 9576x6388 mask in 0.21 s instead of 0.
 read it in 0.11 s instead of 0.23 s, for the same size."""
 
 
-def write_mask(path, mask: np.ndarray, header: fits.Header) -> None:
-    """Write a uint8 mask as a PLIO tile-compressed image extension of ``path``."""
+def write_mask(path, mask: np.ndarray, header: fits.Header, compress=False) -> None:
+    """Write a uint8 mask to ``path``: a plain 8-bit image in the primary HDU (a SExtractor
+    FLAG_IMAGE), or with ``compress`` a PLIO tile-compressed image in extension 1 (lossless)."""
+    mask = mask.astype(np.uint8, copy=False)
+    if not compress:
+        atomic_write(fits.HDUList([fits.PrimaryHDU(mask, header)]), path)
+        return
     tile_shape = (min(MASK_TILE_ROWS, mask.shape[0]), mask.shape[1])
-    compressed = fits.CompImageHDU(
-        mask.astype(np.uint8, copy=False), header, compression_type="PLIO_1", tile_shape=tile_shape
-    )
+    compressed = fits.CompImageHDU(mask, header, compression_type="PLIO_1", tile_shape=tile_shape)
     atomic_write(fits.HDUList([fits.PrimaryHDU(), compressed]), path)
+
+
+def write_plain_copy(source, target) -> None:
+    """Write the first 2-d image of the FITS file ``source`` (a compressed product too) as a
+    plain image in the primary HDU of ``target``, with its header; ``source`` is only read.
+
+    Integer images keep their type (a mask stays 8-bit); float images are float32.
+    """
+    with opened_image(source) as hdu:
+        data, header = hdu.data, hdu.header.copy()
+        if data is None:
+            raise InputError(f"{source}: the image HDU holds no data")
+        if data.dtype.kind == "f":
+            data = data.astype(np.float32, copy=False)
+        for structural in EXTENSION_CARDS:
+            header.remove(structural, ignore_missing=True, remove_all=True)
+        atomic_write(fits.HDUList([fits.PrimaryHDU(data, header)]), target)

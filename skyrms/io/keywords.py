@@ -29,7 +29,8 @@ class Keyword(str):
 class Family:
     """Keywords made from a ``pattern`` by one part: ``Family("MSKSRC{}", ...)(2)`` is MSKSRC2.
 
-    The comment pattern may use ``{}`` (the part) and ``{lower}`` (the part in lower case).
+    Both patterns may use ``{}`` (the part), ``{lower}`` (the part in lower case) and
+    ``{short}`` (its first four characters in upper case, for keywords of eight).
     """
 
     def __init__(self, pattern: str, comment: str):
@@ -37,7 +38,8 @@ class Family:
 
     def __call__(self, part) -> Keyword:
         text = str(part)
-        return Keyword(self.pattern.format(text), self.comment.format(text, lower=text.lower()))
+        forms = {"lower": text.lower(), "short": text[:4].upper()}
+        return Keyword(self.pattern.format(text, **forms), self.comment.format(text, **forms))
 
 
 # FITS structure, read to find and decode images.
@@ -49,6 +51,15 @@ BITPIX = Keyword("BITPIX", "bits per pixel; > 0 for integer frames")
 BLANK = Keyword("BLANK", "stored value of pixels without data (integer frames)")
 BZERO = Keyword("BZERO", "physical value = BZERO + BSCALE x stored value")
 BSCALE = Keyword("BSCALE", "physical value = BZERO + BSCALE x stored value")
+XTENSION = Keyword("XTENSION", "type of the extension")
+PCOUNT = Keyword("PCOUNT", "size of the heap after the data, bytes")
+GCOUNT = Keyword("GCOUNT", "groups in the extension")
+EXTNAME = Keyword("EXTNAME", "extension name")
+CHECKSUM = Keyword("CHECKSUM", "checksum of the HDU")
+DATASUM = Keyword("DATASUM", "checksum of the data")
+
+EXTENSION_CARDS = (XTENSION, PCOUNT, GCOUNT, EXTNAME, CHECKSUM, DATASUM)
+"""Cards of an image extension that a primary HDU does not carry (or recomputes)."""
 
 # Frames and masters as the survey writes them (read; the demo writes them too).
 IMAGETYP = Keyword("IMAGETYP", "frame type: LIGHT, BIAS, DARK or FLAT")
@@ -101,6 +112,7 @@ IN_SMASK = Keyword("IN_SMASK", "input file: the source mask")
 IN_BKG = Keyword("IN_BKG", "input file: the background map")
 IN_RMS = Keyword("IN_RMS", "input file: the image-based RMS map")
 IN_MASTER = Family("IN_{}", "input file: the master {lower}")
+IN_NOISE = Keyword("IN_NOISE", "input file: the RMS map inverted")
 
 # Masks.
 MSKSIGMA = Keyword("MSKSIGMA", "detection threshold, x local background RMS")
@@ -113,8 +125,8 @@ MSKBRUN = Keyword("MSKBRUN", "runs of one value this long are blank, px")
 MSKMAXIT = Keyword("MSKMAXIT", "maximum detection passes")
 MSKNITER = Keyword("MSKNITER", "detection passes taken")
 MSKCONV = Keyword("MSKCONV", "last pass found nothing new")
-MSKSTOP = Keyword("MSKSTOP", "why passes stopped: converged/iterations/background")
-MSKGSTOP = Family("MSKG{}", "sources whose growth stopped: {lower}")
+MSKSTOP = Keyword("MSKSTOP", "end of passes: converged|iterations|background")
+MSKGSTOP = Family("MSKG{short}", "sources whose growth stopped: {lower}")
 MSKRMAX = Keyword("MSKRMAX", "largest mask radius, px")
 MSKSRC = Family("MSKSRC{}", "sources masked in pass {}")
 MSKSAT = Family("MSKSAT{}", "saturated sources masked in pass {}")
@@ -136,6 +148,11 @@ RMSMED = Keyword("RMSMED", "median of this map, ADU")
 SOURCE_MASK_CARDS = ("MSK", "BKG", MASKBITS)
 """Prefixes of the source mask's parameter cards, carried into the final mask's header."""
 
+# Weight maps.
+WGTFROM = Keyword("WGTFROM", "PRODTYPE of the RMS map inverted")
+WGTZBITS = Keyword("WGTZBITS", "mask bits given weight 0")
+WGTZERO = Keyword("WGTZERO", "fraction of pixels with weight 0")
+
 # Propagated RMS maps.
 EGAINUSD = Keyword("EGAINUSD", "gain used, e-/ADU")
 NCOMBSCI = Keyword("NCOMBSCI", "exposures in the science frame")
@@ -147,8 +164,8 @@ DARKBIAS = Keyword("DARKBIAS", "bias in the master dark")
 FLATERR = Keyword("FLATERR", "flat error map used")
 BIASERR = Keyword("BIASERR", "master bias error map used")
 DARKERR = Keyword("DARKERR", "master dark error map used")
-CFACBIAS = Keyword("CFACBIAS", "variance factor of the master bias's combination")
-CFACDARK = Keyword("CFACDARK", "variance factor of the master dark's combination")
+CFACBIAS = Keyword("CFACBIAS", "variance factor of the bias's combination")
+CFACDARK = Keyword("CFACDARK", "variance factor of the dark's combination")
 PROPMED = Keyword("PROPMED", "median of this map, ADU")
 IMGMED = Keyword("IMGMED", "median image-based RMS (IN_RMS), ADU")
 RMSRATIO = Keyword("RMSRATIO", "median propagated / image-based RMS")

@@ -1,16 +1,15 @@
 """Product headers: what the product is, where it came from, and how it was made."""
 
 import os
+import warnings
 from datetime import UTC, datetime
 
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
 
 from skyrms import __version__
 from skyrms.io.keywords import BUNIT, DATE, IDENTITY, PRODTYPE, SKYRMSV, Keyword
 from skyrms.io.wcs import frame_wcs
-
-LONG_VALUE = 50
-"""Longest card value (characters) that keeps its comment on an 80-character card."""
 
 
 def wcs_cards(frame_header: fits.Header) -> fits.Header:
@@ -48,8 +47,26 @@ def product_header(
     header[SKYRMSV] = (__version__, SKYRMSV.comment)
     header[DATE] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), DATE.comment)
     for key, path in inputs.items():
-        path = os.path.abspath(path)  # a long path goes on CONTINUE cards, without a comment
-        header[key] = (path, key.comment) if len(path) <= LONG_VALUE else path
+        set_card(header, key, os.path.abspath(path), key.comment)
     for key, value, comment in parameters:
-        header[key] = (value, comment)
+        set_card(header, key, value, comment)
     return header
+
+
+def set_card(header: fits.Header, key: str, value, comment: str) -> None:
+    """Set ``key`` in ``header`` with its whole comment, or without one where the value leaves
+    no room for it on the card: a comment is never cut.
+
+    A string longer than a card goes on CONTINUE cards (the FITS long-string convention),
+    its comment on the last one; a shorter value whose comment does not fit (a 64-digit
+    FRAMESHA, a path of 60 characters) is written without it. The comments are in
+    :mod:`skyrms.io.keywords`.
+    """
+    card = fits.Card(key, value, comment)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VerifyWarning)
+        try:
+            _ = card.image  # astropy warns here when it would cut the comment
+        except VerifyWarning:
+            card = fits.Card(key, value)
+    header[key] = (card.value, card.comment)

@@ -10,13 +10,22 @@ SOURCE = 2
 """A detected, non-saturated source's pixel, or inside its grown ellipse
 (:mod:`skyrms.science.growth`)."""
 SATURATED = 4
-"""At or above the saturation level, or a saturated source's pixel or grown ellipse."""
+"""At or above the saturation level, or a saturated source's pixel or grown ellipse (its
+halo, which holds measured light)."""
 MANUAL = 8
 """Inside a circular mask from the configuration."""
+CLIPPED = 16
+"""At or above the saturation level: the value is a lower limit, not a measurement (these
+pixels carry SATURATED too)."""
 
-NAMES = {INVALID: "invalid", SOURCE: "source", SATURATED: "saturated", MANUAL: "manual"}
+NAMES = {
+    INVALID: "invalid", SOURCE: "source", SATURATED: "saturated", MANUAL: "manual",
+    CLIPPED: "clipped",
+}  # fmt: skip
+
+ALL = INVALID | SOURCE | SATURATED | MANUAL | CLIPPED
 
 
-def describe() -> str:
-    """One line naming every bit, for the mask product's header."""
-    return ", ".join(f"{bit}={name}" for bit, name in NAMES.items())
+def describe(bits: int = ALL) -> str:
+    """One line naming each of ``bits`` (all by default), for the products' headers."""
+    return ", ".join(f"{bit}={name}" for bit, name in NAMES.items() if bit & bits)

@@ -295,7 +295,7 @@ def iterate_source_mask(
     mesh : the background mesh each pass fits (box and filter sizes, checked by the caller
         with :func:`skyrms.science.background.check_box`).
 
-    Pixels at or above ``params.saturation_level`` are masked as saturated.
+    Pixels at or above ``params.saturation_level`` are masked as saturated and clipped.
     """
     mask = invalid.astype(np.uint8)
     mask *= maskbits.INVALID
@@ -359,7 +359,7 @@ def iterate_source_mask(
         if not new.any() and step.new_pixels <= CONVERGED_GROWTH * masked:
             result.stop = CONVERGED
             break
-    result.mask[exclude] |= maskbits.SATURATED
+    result.mask[exclude] |= maskbits.SATURATED | maskbits.CLIPPED
     log.info(
         {
             CONVERGED: f"converged after {len(result.iterations)} passes",

@@ -112,7 +112,7 @@ def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blank
         kw.MSKNITER.card(len(result.iterations)),
         kw.MSKCONV.card(result.converged),
         kw.MSKSTOP.card(result.stop),
-        *[kw.MSKGSTOP(name[:4].upper()).card(count) for name, count in result.reasons.items()],
+        *[kw.MSKGSTOP(name).card(count) for name, count in result.reasons.items()],
         kw.MSKRMAX.card(round(result.largest_radius, 1)),
         *mesh_cards(mesh),
         kw.MASKBITS.card(maskbits.describe()),
@@ -203,24 +203,25 @@ def fit_background(frame, data, mask, mesh: BackgroundParams):
     return bkg, noise, cards
 
 
-def write_background_maps(bkg, noise, cards, header, outputs, inputs) -> None:
+def write_background_maps(bkg, noise, cards, header, outputs, inputs, compress=False) -> None:
     """Write the background map of a fitted SEP model and its RMS map ``noise`` (ADU).
 
     ``outputs`` is (background path, RMS path); ``cards`` are (keyword, value, comment)
-    provenance cards for both headers.
+    provenance cards for both headers; ``compress`` chooses the format
+    (:func:`skyrms.io.fitsfiles.write_float_map`).
     """
     background, rms = outputs
     level = bkg.back()
     median = kw.BKGMED.card(round(smooth_median(level), 4))
     write_float_map(background, level, product_header(header, "BACKGROUND", "adu", inputs,
-                                                      [*cards, median]))  # fmt: skip
+                                                      [*cards, median]), compress)  # fmt: skip
     del level
     cards = [
         *cards,
         kw.RMSBIAS.card(GAUSSIAN_RMS_BIAS),
         kw.RMSMED.card(round(smooth_median(noise), 4)),
     ]
-    write_float_map(rms, noise, product_header(header, "BKGRMS", "adu", inputs, cards))
+    write_float_map(rms, noise, product_header(header, "BKGRMS", "adu", inputs, cards), compress)
 
 
 def smooth_median(image: np.ndarray) -> float:
@@ -248,15 +249,16 @@ def check_frame(frame, data: np.ndarray, mesh: BackgroundParams) -> None:
 
 def mask_and_background(
     frame, mask, background, rms, params: MaskParams, mesh: BackgroundParams, specs,
-    invalid: blanks.InvalidSpec = blanks.NOTHING_MORE, frame_digest=None,
+    invalid: blanks.InvalidSpec = blanks.NOTHING_MORE, frame_digest=None, compress=False,
 ):  # fmt: skip
     """The whole image chain of one frame, reading it once.
 
     Writes the final mask (iterated source mask with the configured circles
     merged, uint8 bits) and the background and background RMS maps fitted
-    without the masked pixels (ADU). ``frame_digest``, the frame's SHA-256 if
-    known, goes into every header (FRAMESHA) so a product can be checked
-    against the frame it was made from. Nothing is written when any step fails.
+    without the masked pixels (ADU), plain or with ``compress`` tile-compressed.
+    ``frame_digest``, the frame's SHA-256 if known, goes into every header
+    (FRAMESHA) so a product can be checked against the frame it was made from.
+    Nothing is written when any step fails.
     """
     data, header = checked_frame(frame, mesh)
     placed = frame_circles(frame, header, specs)
@@ -265,6 +267,8 @@ def mask_and_background(
     cards += merge_circles(bits, placed)
     bkg, noise, fit_cards = fit_background(frame, data, bits, mesh)
     write_mask(mask, bits, product_header(header, "MASK", "", mask_inputs(frame, invalid),
-                                          identity + cards))  # fmt: skip
+                                          identity + cards), compress)  # fmt: skip
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask}
-    write_background_maps(bkg, noise, identity + fit_cards, header, (background, rms), inputs)
+    write_background_maps(
+        bkg, noise, identity + fit_cards, header, (background, rms), inputs, compress
+    )

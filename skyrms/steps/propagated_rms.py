@@ -234,7 +234,7 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
 
 def propagated_rms(
     frame, background, image_rms, choice: dict, output, settings: dict, fields: dict,
-    frame_digest=None,
+    frame_digest=None, compress=False,
 ):  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
@@ -243,7 +243,8 @@ def propagated_rms(
     read_noise overrides (None: from the headers), combine, dark_bias and
     default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.science.noise_model`.
     ``fields`` are the frame's header keywords (the header index's entry: the frame is
-    not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known. The product's identity
+    not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known; ``compress`` chooses the
+    format (:func:`skyrms.io.fitsfiles.write_float_map`). The product's identity
     and WCS cards are the background map's, which carries the frame's. The masters are
     read a slab of rows at a time, so their error maps cost no full-frame memory.
     """
@@ -283,12 +284,15 @@ def propagated_rms(
     inputs |= {kw.IN_MASTER(imagetyp): choice[imagetyp]["path"] for imagetyp in TYPES}
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
     cards = identity + provenance_cards(cal, choice, settings, medians)
-    write_float_map(output, rms, product_header(sky_header, "PROPRMS", "adu", inputs, cards))
+    write_float_map(
+        output, rms, product_header(sky_header, "PROPRMS", "adu", inputs, cards), compress
+    )
 
 
 def record_and_propagate(
-    frame, background, image_rms, lookup, record, output, settings, fields, frame_digest=None
-) -> None:
+    frame, background, image_rms, lookup, record, output, settings, fields, frame_digest=None,
+    compress=False,
+) -> None:  # fmt: skip
     """Write the lookup's record of the masters, then the propagated RMS map made with them.
 
     ``lookup`` is (choice, None) or (None, the one-line reason no master fits); the other
@@ -296,4 +300,6 @@ def record_and_propagate(
     """
     choice, error = lookup
     record_masters(choice, error, record)
-    propagated_rms(frame, background, image_rms, choice, output, settings, fields, frame_digest)
+    propagated_rms(
+        frame, background, image_rms, choice, output, settings, fields, frame_digest, compress
+    )

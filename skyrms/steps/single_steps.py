@@ -22,30 +22,34 @@ from skyrms.steps.mask_and_background import (
 
 
 def source_mask(
-    frame, output, params: MaskParams, mesh: BackgroundParams, invalid=blanks.NOTHING_MORE
-) -> None:
-    """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles)."""
+    frame, output, params: MaskParams, mesh: BackgroundParams, invalid=blanks.NOTHING_MORE,
+    compress=False,
+) -> None:  # fmt: skip
+    """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles); plain, or
+    with ``compress`` tile-compressed, as every writer of this module."""
     data, header = checked_frame(frame, mesh)
     bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
     inputs = mask_inputs(frame, invalid)
-    write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards))
+    write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards), compress)
 
 
-def circular_mask(frame, source_mask_path, output, specs: list[dict]) -> None:
+def circular_mask(frame, source_mask_path, output, specs: list[dict], compress=False) -> None:
     """Merge the configured circles that touch ``frame`` into a source mask file."""
     header = read_header(frame)
     bits, source_header = read_mask(source_mask_path)
     cards = [c for c in source_header.cards if c.keyword.startswith(kw.SOURCE_MASK_CARDS)]
     cards += merge_circles(bits, frame_circles(frame, header, specs))
     inputs = {kw.IN_FRAME: frame, kw.IN_SMASK: source_mask_path}
-    write_mask(output, bits, product_header(header, "MASK", "", inputs, cards))
+    write_mask(output, bits, product_header(header, "MASK", "", inputs, cards), compress)
 
 
-def masked_background_maps(frame, mask_path, background, rms, mesh: BackgroundParams) -> None:
+def masked_background_maps(
+    frame, mask_path, background, rms, mesh: BackgroundParams, compress=False
+) -> None:
     """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels."""
     data, header = checked_frame(frame, mesh)
     bits, _ = read_mask(mask_path)
     check_frame_shape(mask_path, "mask", bits.shape, data.shape)
     bkg, noise, cards = fit_background(frame, data, bits, mesh)
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask_path}
-    write_background_maps(bkg, noise, cards, header, (background, rms), inputs)
+    write_background_maps(bkg, noise, cards, header, (background, rms), inputs, compress)

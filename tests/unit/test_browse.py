@@ -117,8 +117,9 @@ def statuses(**selection):
 
 
 def all_kinds(status, **others):
-    """Every product kind's status; these tests make no quick-looks (always missing)."""
+    """Every product kind's status; these tests make no quick-looks or weights (missing)."""
     others.setdefault("quicklook", "missing")
+    others.setdefault("weight", "missing")
     return {kind: others.get(kind, status) for kind in PRODUCTS}
 
 

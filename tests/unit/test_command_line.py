@@ -4,13 +4,12 @@ import dataclasses
 
 import yaml
 
-from skyrms import cli
+from skyrms import cli, config
 from skyrms.science.source_mask import MaskParams
-from tests.helpers import REPO
 
 
 def test_schema_defaults_match_the_command_line_defaults():
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load(config.SCHEMA.read_text())
     sections = schema["properties"]
     defaults = {
         **{k: v["default"] for k, v in sections["source_mask"]["properties"].items()},

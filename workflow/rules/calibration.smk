@@ -19,7 +19,7 @@ rule propagated_rms:
     benchmark:
         benchmark_of("propagated_rms")
     conda:
-        "../../envs/propagated_rms.yaml"
+        "../../envs/skyrms.yaml"
     resources:
         mem_mb=memory_mb("propagated_rms"),
     params:
@@ -27,5 +27,6 @@ rule propagated_rms:
         settings=CALIBRATION,
         fields=frame_fields,
         content=frame_digest,
+        compress=OUTPUTS["compress"],
     script:
         "../../scripts/propagated_rms.py"

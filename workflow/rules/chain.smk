@@ -15,7 +15,7 @@ rule frames:
     benchmark:
         os.path.join(RESULTS, "benchmarks", "frames.tsv")
     conda:
-        "../../envs/frames.yaml"
+        "../../envs/skyrms.yaml"
     params:
         frames=FRAMES,
     script:
@@ -34,7 +34,7 @@ rule mask_and_background:
     benchmark:
         benchmark_of("mask_and_background")
     conda:
-        "../../envs/mask_and_background.yaml"
+        "../../envs/skyrms.yaml"
     resources:
         mem_mb=memory_mb("mask_and_background"),
     params:
@@ -42,5 +42,6 @@ rule mask_and_background:
         mask=SETTINGS["source_mask"],
         background=SETTINGS["background"],
         circles=SETTINGS["circular_masks"],
+        compress=OUTPUTS["compress"],
     script:
         "../../scripts/mask_and_background.py"

@@ -26,7 +26,7 @@ rule master:
     wildcard_constraints:
         master="|".join(re.escape(relpath) for relpath in GROUPS) or "(?!)",
     conda:
-        "../../envs/master.yaml"
+        "../../envs/skyrms.yaml"
     resources:
         mem_mb=memory_mb("master"),
     params:

@@ -24,7 +24,7 @@ rule summary:
     benchmark:
         os.path.join(RESULTS, "benchmarks", "summary.tsv")
     conda:
-        "../../envs/summary.yaml"
+        "../../envs/skyrms.yaml"
     params:
         frames=SUMMARIZED,
     script:

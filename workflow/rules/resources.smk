@@ -32,6 +32,7 @@ def memory_mb(rule):
         "propagated_rms": 21,
         "quicklook": 11,
         "master": 20,
+        "weight": 12,
     }[rule]
     return int(100 + bytes_per_pixel * PIXELS / 2**20)
 

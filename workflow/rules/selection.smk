@@ -54,7 +54,7 @@ def check_writable(folder, setting):
 
 def check_output_folders():
     """With beside_inputs, every selected frame's folder must be writable."""
-    if SETTINGS["outputs"]["beside_inputs"]:
+    if OUTPUTS["beside_inputs"]:
         for folder in sorted({os.path.dirname(path) for path in FRAMES.values()}):
             check_writable(folder, "outputs.beside_inputs")
 
@@ -119,15 +119,17 @@ def flat(products):
 
 
 def final_products():
-    """What a run makes: the frame table, the summary and the quick-looks if asked for.
+    """What a run makes: the frame table, the summary, and the quick-looks and weight maps
+    if asked for.
 
     The summary stands for every frame's maps (it reads their headers), which
     keeps the job graph small for large archives.
     """
     tables = [os.path.join(RESULTS, name) for name in ("frames.tsv", "summary.tsv")]
-    if SETTINGS["outputs"]["quicklook"]:
-        return tables + products_of_all_frames("quicklook")
-    return tables
+    wanted = [
+        kind for kind in ("quicklook", "weight") if OUTPUTS[kind] not in (False, "none")
+    ]
+    return tables + products_of_all_frames(*wanted)
 
 
 def where_things_are():
@@ -143,7 +145,7 @@ def where_things_are():
         "Report: snakemake --report report.html (summary and quick-looks, with captions)",
         "Browse: skyrms products --configfile config.yaml",
     ]
-    if SETTINGS["outputs"]["quicklook"]:
+    if OUTPUTS["quicklook"]:
         lines.insert(2, f"Quick-looks: {OUTDIR}/**/*.quicklook.png")
     return "\n".join(lines)
 

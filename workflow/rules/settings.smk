@@ -38,10 +38,15 @@ def canonical(value):
 
 SETTINGS = canonical(config)
 ROOT = SETTINGS["inputs"]["root"]
-RESULTS = SETTINGS["outputs"]["results"]
-OUTDIR = ROOT if SETTINGS["outputs"]["beside_inputs"] else RESULTS
+OUTPUTS = SETTINGS["outputs"]
+RESULTS = OUTPUTS["results"]
+OUTDIR = ROOT if OUTPUTS["beside_inputs"] else RESULTS
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
+if OUTPUTS["weight"] == "propagated" and not CALIBRATION["enabled"]:
+    raise WorkflowError(
+        "outputs.weight: 'propagated' needs the propagated RMS (calibration.enabled: true)"
+    )
 
 if DEMO["enabled"] and survey.ensure(
     DEMO["root"], DEMO["shape"], DEMO["seed"], DEMO["raw_frames"]

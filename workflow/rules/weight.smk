@@ -1,0 +1,24 @@
+"""Weight maps for coadds (outputs.weight): 1/RMS^2 of the image-based or propagated RMS."""
+
+WEIGHTED_RMS = {"image": "bkgrms", "propagated": "proprms"}
+"""The RMS product a weight map inverts, by outputs.weight."""
+
+
+rule weight:
+    input:
+        rms=product(WEIGHTED_RMS.get(OUTPUTS["weight"], "bkgrms")),
+        mask=product("mask"),
+    output:
+        product("weight"),
+    log:
+        log_of("weight"),
+    benchmark:
+        benchmark_of("weight")
+    conda:
+        "../../envs/skyrms.yaml"
+    resources:
+        mem_mb=memory_mb("weight"),
+    params:
+        compress=OUTPUTS["compress"],
+    script:
+        "../../scripts/weight.py"
