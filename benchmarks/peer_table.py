@@ -14,7 +14,8 @@ with a direct robust scatter of the pixels that no method masks. Everything also
 
 WORKDIR holds ``frames/`` (the simulated frames, written once per shape and seed),
 ``out/b{box}/{method}/`` (each method's products), ``logs/`` (each subprocess's output),
-``sextractor/default.sex`` and ``venvs/photutils`` (made with pip on first use).
+``sextractor/`` (SExtractor's configuration) and ``venvs/photutils`` (made with pip on first
+use).
 """
 
 import argparse
@@ -30,6 +31,7 @@ from astropy.io import fits
 
 from benchmarks import truthframes
 from benchmarks.peers import (
+    REFERENCE_DATA,
     Outcome,
     clear_products,
     last_line,
@@ -44,9 +46,8 @@ from benchmarks.peers import (
 )
 from skyrms.science.noise_model import MAD_TO_SIGMA
 
-REPO = Path(__file__).resolve().parents[1]
-SPITZER = REPO.parent / "shared" / "reference" / "real" / "spitzer_example_image.fits"
-"""The real frame of the comparison, if this checkout sits beside the team's shared folder."""
+SPITZER = REFERENCE_DATA / "real" / "spitzer_example_image.fits"
+"""The real frame of the comparison (a Spitzer/IRAC mosaic cut-out)."""
 FILTER_SIZE = 3
 """Background filter of every method, boxes."""
 SKYRMS = "skyrms"
@@ -104,8 +105,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--skip-peers", action="store_true", help="run skyrms only")
     parser.add_argument(
         "--spitzer",
-        default=str(SPITZER) if SPITZER.exists() else "",
-        help="real frame without truth ('' for none; default: the team's Spitzer frame)",
+        default=str(SPITZER),
+        help="real frame without truth ('' for none; default: the repository's Spitzer frame)",
     )
     args = parser.parse_args(argv)
     args.frames = [name for name in args.frames.split(",") if name]

@@ -24,6 +24,8 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 """Environment that keeps numerical libraries on one thread."""
 PHOTUTILS_DRIVER = Path(__file__).with_name("photutils_background.py")
 """The photutils driver script; it imports neither skyrms nor benchmarks."""
+REFERENCE_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+"""The repository's reference frames (see its README.md), read by the tests and the peer table."""
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

@@ -1,8 +1,9 @@
 """SExtractor 2.25 (Debian's ``source-extractor``): background, RMS and segmentation check-images.
 
 Its background uses no source mask (clipped mode of each box); the mask of the peer table is its
-segmentation (non-zero = masked). The parameter and filter files are the team's references in
-``../shared/reference/sextractor/``; the configuration is ``source-extractor -d``'s default.
+segmentation (non-zero = masked). ``prepare`` writes the whole configuration into the work
+folder: ``source-extractor -d``'s default, the parameter list of SEP's reference run and
+SExtractor's default 3x3 detection filter (no catalogue is written).
 """
 
 import shutil
@@ -15,21 +16,42 @@ from astropy.io import fits
 from benchmarks.peers import Outcome, clear_products, last_line, products, read_map, stem, timed
 
 BINARY = "source-extractor"
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "sextractor"
-"""Folder with the team's default.param and default.conv."""
+PARAMETERS = [
+    "NUMBER", "X_IMAGE", "Y_IMAGE", "XWIN_IMAGE", "YWIN_IMAGE", "X2_IMAGE", "Y2_IMAGE",
+    "XY_IMAGE", "ERRX2_IMAGE", "ERRY2_IMAGE", "ERRXY_IMAGE", "A_IMAGE", "FLUX_APER(1)",
+    "FLUXERR_APER(1)", "KRON_RADIUS", "FLUX_AUTO", "FLUXERR_AUTO", "FLUX_RADIUS(3)", "FLAGS",
+]  # fmt: skip
+"""Catalogue columns, those of SEP's reference run (tests/data/sextractor/default.param). The
+check-images do not depend on them, but SExtractor measures them even without a catalogue: they
+are part of its time in the table, as in the figures of docs/source-masks.md."""
+FILTER = """CONV NORM
+# 3x3 ``all-ground'' convolution mask with FWHM = 2 pixels.
+1 2 1
+2 4 2
+1 2 1
+"""
+"""SExtractor's default.conv: the detection filter of its default configuration."""
 MISSING = "not installed (apt-get install source-extractor)"
 
 
+def configuration(workdir: Path) -> Path:
+    """The folder of SExtractor's configuration files in ``workdir``."""
+    return Path(workdir) / "sextractor"
+
+
 def prepare(workdir: Path) -> str:
-    """Write ``workdir/sextractor/default.sex``; empty when done, else why SExtractor cannot run."""
+    """Write default.sex, default.param and default.conv into ``configuration(workdir)``; empty
+    when done, else why SExtractor cannot run."""
     if shutil.which(BINARY) is None:
         return MISSING
-    config = Path(workdir) / "sextractor" / "default.sex"
-    config.parent.mkdir(parents=True, exist_ok=True)
+    folder = configuration(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([BINARY, "-d"], capture_output=True, text=True)
     if done.returncode != 0:
         return f"failed: source-extractor -d: {last_line(done.stderr)}"
-    config.write_text(done.stdout)
+    (folder / "default.sex").write_text(done.stdout)
+    (folder / "default.param").write_text("\n".join(PARAMETERS) + "\n")
+    (folder / "default.conv").write_text(FILTER)
     return ""
 
 
@@ -41,11 +63,12 @@ def run(frame: Path, box: int, outdir: Path, log: Path, *, filter_size: int, wor
     clear_products(outdir, name)
     paths = products(outdir, name)
     segmentation = Path(outdir) / f"{name}.seg.fits"
+    folder = configuration(workdir)
     command = [
         BINARY, frame,
-        "-c", Path(workdir) / "sextractor" / "default.sex",
-        "-PARAMETERS_NAME", REFERENCE / "default.param",
-        "-FILTER_NAME", REFERENCE / "default.conv",
+        "-c", folder / "default.sex",
+        "-PARAMETERS_NAME", folder / "default.param",
+        "-FILTER_NAME", folder / "default.conv",
         "-CATALOG_TYPE", "NONE",
         "-BACK_SIZE", box,
         "-BACK_FILTERSIZE", filter_size,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from benchmarks.peers import REFERENCE_DATA
 from skyrms.io.fitsfiles import native_float32, read_image
 from skyrms.science.background import (
     GAUSSIAN_RMS_BIAS,
@@ -16,15 +17,13 @@ from skyrms.science.background import (
     mesh_usage,
     unbiased_rms,
 )
-from tests.helpers import REPO
 
-REFERENCE = REPO.parent / "shared" / "reference" / "sextractor"
+REFERENCE = REFERENCE_DATA / "sextractor"
+"""SExtractor's check-images of a real frame (tests/data/README.md)."""
 
 
 @pytest.fixture(scope="module")
 def reference():
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE} (../shared beside the checkout)")
     data, _ = read_image(REFERENCE / "image.fits")
     back = fits.getdata(REFERENCE / "back.fits")
     rms = fits.getdata(REFERENCE / "rms.fits")

@@ -11,7 +11,6 @@ import pytest
 
 from tests.helpers import REPO
 
-SPITZER = REPO.parent / "shared" / "reference" / "real" / "spitzer_example_image.fits"
 SMALL = ["--shape", "256", "256", "--boxes", "32", "--frames", "sparse,empty"]
 METHODS = ("skyrms", "SExtractor", "NoiseChisel", "photutils")
 TRUTH_FIGURES = ("z_median", "z_p99", "rms_ratio", "masked", "time_ratio")
@@ -42,8 +41,7 @@ def assert_finite(row: dict, keys) -> None:
 
 
 def test_skyrms_alone_with_peers_marked_skipped(tmp_path):
-    spitzer = ["--spitzer", str(SPITZER) if SPITZER.exists() else ""]
-    stdout, report = peer_table(tmp_path, *SMALL, "--skip-peers", *spitzer)
+    stdout, report = peer_table(tmp_path, *SMALL, "--skip-peers")  # the Spitzer frame by default
     rows = {(row["frame"], row["method"]): row for row in report["rows"]}
     assert set(rows) == {(frame, method) for frame in ("sparse", "empty") for method in METHODS}
     for frame in ("sparse", "empty"):
@@ -53,17 +51,17 @@ def test_skyrms_alone_with_peers_marked_skipped(tmp_path):
             assert rows[frame, peer]["status"] == "skipped"
     assert_finite(rows["sparse", "skyrms"], ["wing_share"])
     real = report["spitzer_rows"]
-    assert len(real) == (len(METHODS) if SPITZER.exists() else 0)
+    assert len(real) == len(METHODS)
     for row in real:
         if row["method"] == "skyrms":
             figures = ("masked", "rms_nonpositive", "rms_over_scatter", "residual_z")
             assert_finite(row, figures)
         else:
             assert row["status"] == "skipped"
-    assert len(method_lines(stdout, "skyrms")) == 2 + SPITZER.exists()
+    assert len(method_lines(stdout, "skyrms")) == 3
     for peer in METHODS[1:]:
         lines = method_lines(stdout, peer)
-        assert len(lines) == 2 + SPITZER.exists()
+        assert len(lines) == 3
         assert all(line.endswith("skipped (--skip-peers)") for line in lines)
     assert stdout.count("skyrms: no peer has numbers here") == 2
 

@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from benchmarks.peer_table import SPITZER
 from skyrms import cli
 from skyrms.io.fitsfiles import read_mask
-from tests.helpers import REPO
-
-SPITZER = REPO.parent / "shared" / "reference" / "real" / "spitzer_example_image.fits"
 
 
 def first_image(path):
@@ -35,8 +33,6 @@ def pooled_scatter(data, free, block=32):
 
 @pytest.mark.parametrize("options", [[], ["--box-size", "64"]], ids=["defaults", "box64"])
 def test_spitzer_mosaic_filled_with_emission(tmp_path, options):
-    if not SPITZER.is_file():
-        pytest.skip(f"reference frame not found at {SPITZER} (../shared beside the checkout)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no numpy warning on the way
         assert cli.main(["run", str(SPITZER), "-o", str(tmp_path), *options]) == 0
