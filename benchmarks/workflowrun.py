@@ -14,20 +14,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_workflow(
-    workdir, *args, cores: int = 2, repo: Path = REPO
+    workdir, *args, cores: int = 2, repo: Path = REPO, prefix: tuple[str, ...] = ()
 ) -> tuple[float, subprocess.CompletedProcess]:
     """Run snakemake in ``workdir`` with its ``config.yaml`` and ``args``.
 
     ``repo`` holds the workflow (its Snakefile, and the ``skyrms`` package it imports:
     snakemake starts in ``workdir`` with ``repo`` first on PYTHONPATH); by default this
-    repository, or a copy of an earlier version of it. Returns the wall time (s) and the
-    finished process, stdout and stderr merged into ``stdout``; the caller judges the
-    exit status.
+    repository, or a copy of an earlier version of it. ``prefix`` is a command that runs
+    snakemake's, the command following it as arguments (e.g. in a mount namespace).
+    Returns the wall time (s) and the finished process, stdout and stderr merged into
+    ``stdout``; the caller judges the exit status.
     """
     workdir = Path(workdir).resolve()
     path = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
     command = [
-        sys.executable, "-m", "snakemake",
+        *prefix, sys.executable, "-m", "snakemake",
         "--snakefile", str(Path(repo) / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"),

@@ -24,6 +24,7 @@ from skyrms.io.discovery import PRODUCTS, strip_fits_ending
 from skyrms.io.fitsfiles import (
     InputError,
     SkyrmsError,
+    all_or_none,
     ignore_nonstandard_cards,
     write_plain_copy,
 )
@@ -113,7 +114,8 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
 
 
 def run_chain(args) -> None:
-    """All steps on one frame."""
+    """All steps on one frame; a weight map that cannot be written removes the maps it was
+    made from, so that the chain leaves all its products or none."""
     out = products_of(args.frame, args.outdir)
     weight, compress = weight_source(args), compressed(args)
     mask_and_background(
@@ -123,7 +125,8 @@ def run_chain(args) -> None:
     if weight == "none":
         del out["weight"]
     else:
-        weight_map(out["bkgrms"], out["mask"], out["weight"], compress)
+        with all_or_none(*out.values()):
+            weight_map(out["bkgrms"], out["mask"], out["weight"], compress)
     for path in out.values():
         print(path)
 

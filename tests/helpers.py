@@ -46,12 +46,14 @@ def built_master(path: Path) -> bool:
         return False
 
 
-def snakemake(workdir, *args, config=None, check=True):
+def snakemake(workdir, *args, config=None, check=True, prefix=()):
     """Run the real snakemake on this repository's workflow in ``workdir``.
 
     ``config`` (a dict) is written to ``workdir/config.yaml`` first, on top of the
-    shipped config.yaml. Returns the CompletedProcess (stdout and stderr merged).
-    Every input file that existed before the run must be unchanged after it.
+    shipped config.yaml; ``prefix`` is a command that runs snakemake's (see
+    :func:`benchmarks.workflowrun.run_workflow`). Returns the CompletedProcess (stdout
+    and stderr merged). Every input file that existed before the run must be unchanged
+    after it.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ def snakemake(workdir, *args, config=None, check=True):
             settings[section] = values
     (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
     before = input_digests(workdir, settings)
-    _, result = run_workflow(workdir, *args)
+    _, result = run_workflow(workdir, *args, prefix=prefix)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-6000:]}")
     after = input_digests(workdir, settings)

@@ -220,6 +220,19 @@ def atomic_path(path):
             temporary.unlink(missing_ok=True)
 
 
+@contextmanager
+def all_or_none(*paths):
+    """Remove the files at ``paths`` if the block fails: products written together (a
+    frame's mask and maps) stand or fall together, so a disk that fills after the first of
+    them leaves none, rather than a frame half made (or new products beside old ones)."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        raise
+
+
 def os_reason(error: OSError) -> str:
     """The cause of a file-system error in a few words: the system's ("No space left on
     device"), else the first sentence of the message (astropy's free-space check)."""

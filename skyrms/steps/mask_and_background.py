@@ -11,6 +11,7 @@ import numpy as np
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import (
     InputError,
+    all_or_none,
     check_frame_shape,
     read_image,
     write_float_map,
@@ -258,7 +259,8 @@ def mask_and_background(
     without the masked pixels (ADU), plain or with ``compress`` tile-compressed.
     ``frame_digest``, the frame's SHA-256 if known, goes into every header
     (FRAMESHA) so a product can be checked against the frame it was made from.
-    Nothing is written when any step fails.
+    Nothing is written when any step fails; a product that cannot be written (a full
+    disk) removes those written before it.
     """
     data, header = checked_frame(frame, mesh)
     placed = frame_circles(frame, header, specs)
@@ -266,9 +268,10 @@ def mask_and_background(
     bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
     cards += merge_circles(bits, placed)
     bkg, noise, fit_cards = fit_background(frame, data, bits, mesh)
-    write_mask(mask, bits, product_header(header, "MASK", "", mask_inputs(frame, invalid),
-                                          identity + cards), compress)  # fmt: skip
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask}
-    write_background_maps(
-        bkg, noise, identity + fit_cards, header, (background, rms), inputs, compress
-    )
+    with all_or_none(mask, background, rms):
+        write_mask(mask, bits, product_header(header, "MASK", "", mask_inputs(frame, invalid),
+                                              identity + cards), compress)  # fmt: skip
+        write_background_maps(
+            bkg, noise, identity + fit_cards, header, (background, rms), inputs, compress
+        )

@@ -5,7 +5,13 @@ write the intermediate products too, with the same header cards.
 """
 
 from skyrms.io import keywords as kw
-from skyrms.io.fitsfiles import check_frame_shape, read_header, read_mask, write_mask
+from skyrms.io.fitsfiles import (
+    all_or_none,
+    check_frame_shape,
+    read_header,
+    read_mask,
+    write_mask,
+)
 from skyrms.io.provenance import product_header
 from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
@@ -46,10 +52,12 @@ def circular_mask(frame, source_mask_path, output, specs: list[dict], compress=F
 def masked_background_maps(
     frame, mask_path, background, rms, mesh: BackgroundParams, compress=False
 ) -> None:
-    """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels."""
+    """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels;
+    both or neither."""
     data, header = checked_frame(frame, mesh)
     bits, _ = read_mask(mask_path)
     check_frame_shape(mask_path, "mask", bits.shape, data.shape)
     bkg, noise, cards = fit_background(frame, data, bits, mesh)
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask_path}
-    write_background_maps(bkg, noise, cards, header, (background, rms), inputs, compress)
+    with all_or_none(background, rms):
+        write_background_maps(bkg, noise, cards, header, (background, rms), inputs, compress)
