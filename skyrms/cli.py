@@ -90,13 +90,15 @@ def compressed(args) -> bool:
 
 def weight_source(args) -> str:
     """Which RMS map ``skyrms run`` inverts into a weight map: ``--weight``, else
-    ``outputs.weight`` of the config file; "none" for no weight map."""
+    ``outputs.weight`` of the config file; "none" for no weight map. A propagated-RMS
+    weight is the workflow's (``skyrms run`` makes no propagated RMS): said, and none made."""
     wanted = args.weight or load_config(args.configfile).get("outputs", {}).get("weight", "none")
     if wanted == "propagated":
-        raise InputError(
-            "a propagated-RMS weight needs the workflow (skyrms run makes no propagated RMS); "
-            "use --weight image, or skyrms weight on a .proprms.fits"
+        logging.getLogger("skyrms").warning(
+            "outputs.weight: propagated needs the propagated RMS, which skyrms run does not "
+            "make; no weight map (--weight image, or skyrms weight on a .proprms.fits)"
         )
+        return "none"
     return wanted
 
 

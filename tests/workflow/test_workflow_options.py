@@ -14,7 +14,7 @@ from tests.helpers import REPO, snakemake
 
 FRAMES, _ = survey.plan()
 CHAIN = (".mask.fits", ".bkg.fits", ".bkgrms.fits")
-BESIDE = (*CHAIN, ".masters.json", ".proprms.fits")
+BESIDE = (*CHAIN, ".masters.json", ".proprms.fits", ".weight.fits")
 
 
 def digest(path):
@@ -43,15 +43,34 @@ def real_data(root, **inputs):
     }
 
 
-def test_products_beside_the_selected_frames_and_inputs_untouched(archive, tmp_path):
+def test_products_beside_the_selected_frames_compressed_on_request_inputs_untouched(
+    archive, tmp_path
+):
     frames = sorted(archive.rglob("*.fits"))
     before = {f: digest(f) for f in frames}
-    config = real_data(archive, pattern="*_100.fits") | {"outputs": {"beside_inputs": True}}
-    snakemake(tmp_path / "run", config=config)
+    outputs = {"beside_inputs": True, "compress": True, "weight": "image"}
+    snakemake(
+        tmp_path / "run", config=real_data(archive, pattern="*_100.fits") | {"outputs": outputs}
+    )
     for frame in frames:
-        made = [frame.with_name(frame.name[:-5] + s).exists() for s in BESIDE]
-        assert made == [frame.name.endswith("_100.fits")] * len(BESIDE)
+        made = [frame.with_name(frame.name[:-5] + s) for s in BESIDE]
+        assert [p.exists() for p in made] == [frame.name.endswith("_100.fits")] * len(BESIDE)
         assert digest(frame) == before[frame]
+        for product in (p for p in made if p.suffix == ".fits" and p.exists()):
+            with fits.open(product) as hdul:  # tile-compressed in HDU 1
+                assert isinstance(hdul[1], fits.CompImageHDU) and hdul[0].data is None, product
+        if frame.name.endswith("_100.fits"):
+            weight = fits.getheader(frame.with_name(frame.name[:-5] + ".weight.fits"), 1)
+            assert weight["WGTFROM"] == "BKGRMS"
+    plain = tmp_path / "plain"  # plain copies of the selected frames' products, same layout
+    arguments = ["--root", str(archive), "--beside-inputs", "--pattern", "*m600_100.fits"]
+    assert (
+        cli.main(["plain", *arguments, "--kind", "bkgrms", "--kind", "mask", "-o", str(plain)]) == 0
+    )
+    copies = sorted(p.relative_to(plain) for p in plain.rglob("*.fits"))
+    wanted = [f.relative_to(archive) for f in frames if f.name.endswith("m600_100.fits")]
+    assert copies == sorted(p.with_name(p.name[:-5] + s) for p in wanted for s in CHAIN[::2])
+    assert all(fits.getdata(plain / copy).ndim == 2 for copy in copies)  # in the primary HDU
     assert not (tmp_path / "run" / "results" / "7DT").exists()
     assert (tmp_path / "run" / "results" / "logs" / "mask_and_background").is_dir()
 
