@@ -9,10 +9,13 @@ kept for the next run), takes its first ``--frames`` frames, then measures on th
 ``--repeats`` times in turn:
 
 1. the chain: the real ``snakemake --cores 2`` from an empty results folder (box 256,
-   filter 3, a 3-pass source mask, the shipped circular masks, no quick-looks). Per
-   job its wall time and peak RSS from Snakemake's benchmark files; the run's total
-   wall time; each frame's products in bytes. The header index is built once before
-   (a dry run) and kept, so reading and hashing the inputs' headers is not timed;
+   filter 3, a 3-pass source mask, the shipped circular masks, the default product
+   format, no quick-looks or weight maps). Per job its wall time and peak RSS from
+   Snakemake's benchmark files; the run's total wall time; each frame's products in
+   bytes. The header index is built once before (a dry run) and kept, so reading and
+   hashing the inputs' headers is not timed. Then the first frame's products are
+   written again in both formats, plain and compressed (``outputs.compress``), timed
+   and weighed (:func:`format_costs`);
 2. the baseline: the same of an earlier version of skyrms, by default 0.1.0 (BASELINE,
    before masks followed the light), its own workflow and package as extracted from
    this repository's git history into WORKDIR/baseline/{commit}, on the same frames
@@ -61,7 +64,7 @@ import yaml
 from astropy.io import fits
 
 from skyrms import job
-from skyrms.io.fitsfiles import compressed_map
+from skyrms.io.fitsfiles import read_image, write_float_map, write_mask
 from skyrms.io.keywords import ERROR_EXTENSION
 from skyrms.science.noise_model import MAD_TO_SIGMA
 from skyrms.science.source_mask import FILTERED_NOISE
@@ -120,7 +123,11 @@ FIGURES = {
     "chain_rss_mb": ("chain: peak RSS of any job (MB)", ("<=", 1.5 * 1024)),
     "chain_written_mb": ("chain: products per frame (MB)", None),
     "input_mb": ("input frame size (MB)", None),
-    "written_over_input": ("chain: products / input frame size", ("<=", 1.0)),
+    "plain_written_mb": ("products of a frame, plain (MB)", None),
+    "compressed_written_mb": ("products of a frame, compressed (MB)", None),
+    "plain_write_s": ("writing them, plain (s)", None),
+    "compressed_write_s": ("writing them, compressed (s)", None),
+    "written_over_input": ("compressed products / input frame size", ("<=", 1.0)),
     "total_wall_s": ("workflow: total wall time of the run (s)", None),
     "jobs_wall_s": ("workflow: sum of job wall times (s)", None),
     "overhead": ("workflow overhead: total / (sum of jobs / 2)", ("<=", 1.25)),
@@ -162,9 +169,8 @@ def floor(frame, bias, dark, flat, outdir) -> None:
     background again without the masked pixels, and propagates the noise from the
     master bias, dark and flat (the formula of :mod:`skyrms.science.noise_model` written out, for
     mean-combined masters and a dark that had the same bias subtracted). Writes
-    ``{name}.bkg.fits``, ``.bkgrms.fits``, ``.proprms.fits`` (float32, ADU, in the
-    chain's lossy tile compression) and ``.mask.fits`` (uint8, PLIO-compressed) to
-    ``outdir``.
+    ``{name}.bkg.fits``, ``.bkgrms.fits``, ``.proprms.fits`` (float32, ADU) and
+    ``.mask.fits`` (uint8) to ``outdir``, plain images as the chain writes them by default.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -183,20 +189,14 @@ def floor(frame, bias, dark, flat, outdir) -> None:
     sep.mask_ellipse(mask, objects["x"], objects["y"], a * scale, b * scale, objects["theta"])
     model = sep.Background(data, mask=mask, **sizes)
     del data
-    compressed = fits.CompImageHDU(mask.view(np.uint8), compression_type="PLIO_1")
-    fits.HDUList([fits.PrimaryHDU(), compressed]).writeto(outdir / f"{name}.mask.fits")
-    del mask, compressed
+    fits.PrimaryHDU(mask.view(np.uint8)).writeto(outdir / f"{name}.mask.fits")
+    del mask
     sky = model.back()
-    write_compressed(outdir / f"{name}.bkg.fits", sky, header)
-    write_compressed(outdir / f"{name}.bkgrms.fits", model.rms(), header)
+    fits.PrimaryHDU(sky, header).writeto(outdir / f"{name}.bkg.fits")
+    fits.PrimaryHDU(model.rms(), header).writeto(outdir / f"{name}.bkgrms.fits")
     del model
     propagated = written_out_rms(header, sky, bias, dark, flat)
-    write_compressed(outdir / f"{name}.proprms.fits", propagated, header)
-
-
-def write_compressed(path, image, header) -> None:
-    """A float map in the chain's lossy tile compression, written plainly (no temporary file)."""
-    fits.HDUList([fits.PrimaryHDU(), compressed_map(image, header)]).writeto(path)
+    fits.PrimaryHDU(propagated, header).writeto(outdir / f"{name}.proprms.fits")
 
 
 def read_native(path, name=None) -> tuple[fits.Header, np.ndarray]:
@@ -266,6 +266,8 @@ def write_config(folder: Path, data: Path, frames: list[Path], repo: Path = REPO
     if "masters" in config:  # the chain is measured here (masters_benchmark.py); 0.1.0 had none
         config["masters"]["enabled"] = False
     config["outputs"]["quicklook"] = False
+    if "weight" in config["outputs"]:  # a rule of its own, not the chain's (0.1.0 had none)
+        config["outputs"]["weight"] = "none"
     config["background"].update(box_size=BOX_SIZE, filter_size=FILTER_SIZE)
     config["source_mask"].update(sigma=SIGMA, minarea=MINAREA, max_iterations=MASK_ITERATIONS)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
@@ -304,6 +306,29 @@ def chain_run(workdir: Path, keys: list[str], repo: Path = REPO) -> dict:
     ]
     run["written"] = [folder_bytes(results, f"{key}.*") for key in keys]
     return run
+
+
+FORMAT_KINDS = ("mask", "bkg", "bkgrms", "proprms")
+"""The products of a frame that :func:`format_costs` writes in both formats."""
+
+
+def format_costs(results: Path, key: str, folder: Path) -> dict:
+    """Seconds and bytes to write the products of frame ``key`` in ``results`` again, plain
+    and compressed (as the chain's writers do, into ``folder``, deleted after)."""
+    maps = {kind: read_image(results / f"{key}.{kind}.fits") for kind in FORMAT_KINDS}
+    costs = {}
+    for name, compress in (("plain", False), ("compressed", True)):
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        for kind, (data, header) in maps.items():
+            if kind == "mask":
+                write_mask(folder / "frame.mask.fits", data.astype(np.uint8), header, compress)
+            else:
+                write_float_map(folder / f"frame.{kind}.fits", data, header, compress)
+        costs[f"{name}_write_s"] = time.perf_counter() - start
+        costs[f"{name}_written"] = folder_bytes(folder)
+    shutil.rmtree(folder)
+    return costs
 
 
 def job_benchmarks(folder: Path) -> dict:
@@ -493,12 +518,10 @@ def peak(values) -> float:
 def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
     """Per figure (see FIGURES), its value in each repeat; methods without runs give none."""
     mean = statistics.fmean
-    chain = runs["chain"]
+    chain, formats = runs["chain"], runs["formats"]
     values = {
         "input_mb": [mean(input_bytes) / MB for _ in chain],
-        "written_over_input": [
-            mean(w / i for w, i in zip(run["written"], input_bytes, strict=True)) for run in chain
-        ],
+        "written_over_input": [run["compressed_written"] / input_bytes[0] for run in formats],
         "total_wall_s": [run["total_s"] for run in chain],
         "jobs_wall_s": [run["jobs_s"] for run in chain],
         "overhead": [run["total_s"] / (run["jobs_s"] / 2) for run in chain],
@@ -506,8 +529,11 @@ def repeat_values(runs: dict, input_bytes: list[int]) -> dict[str, list[float]]:
     for rule in CHAIN_RULES:
         values[f"{rule}_wall_s"] = [mean(run[f"{rule}_s"]) for run in chain]
         values[f"{rule}_rss_mb"] = [peak(run[f"{rule}_rss_mb"]) for run in chain]
+    for name in ("plain", "compressed"):
+        values[f"{name}_written_mb"] = [run[f"{name}_written"] / MB for run in formats]
+        values[f"{name}_write_s"] = [run[f"{name}_write_s"] for run in formats]
     for name, method_runs in runs.items():
-        if method_runs:
+        if method_runs and name != "formats":
             values[f"{name}_wall_s"] = [mean(run["wall_s"]) for run in method_runs]
             values[f"{name}_rss_mb"] = [peak(run["rss_mb"]) for run in method_runs]
             values[f"{name}_written_mb"] = [mean(run["written"]) / MB for run in method_runs]
@@ -619,7 +645,7 @@ def main(argv=None) -> None:
     }
     for name, command in commands.items():
         runners[name] = functools.partial(method_run, workdir, name, command, frames)
-    runs = {name: [] for name in runners}
+    runs = {name: [] for name in runners} | {"formats": []}
     for repeat in range(1, args.repeats + 1):
         order = list(runners)
         if repeat % 2 == 0 and "baseline" in runners:  # the chain and the baseline take turns
@@ -633,10 +659,11 @@ def main(argv=None) -> None:
                 if name == "chain":
                     raise SystemExit(f"the chain failed: {error}") from None
                 unavailable[name], runs[name] = f"failed: {error}", []
+        runs["formats"].append(format_costs(workdir / "results", keys[0], workdir / "formats"))
         walls = ", ".join(
             f"{name} {statistics.fmean(done[-1]['wall_s']):.2f}"
             for name, done in runs.items()
-            if done
+            if done and name != "formats"
         )
         print(f"repeat {repeat}/{args.repeats}, wall time per frame (s): {walls}")
     input_bytes = [frame.stat().st_size for frame, _ in frames]

@@ -29,7 +29,7 @@ def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
     # bias only allows one read noise estimated from its pixels: within 5%.
     tolerance = 0.015 if chosen[0].raws else 0.05
     assert np.median(propagated / truth) == pytest.approx(1, abs=tolerance)
-    header = fits.getheader(path, 1)
+    header = fits.getheader(path)
     assert [header[f"IN_{m.imagetyp}"] for m in chosen] == [
         os.path.abspath(demo_run / "demo" / m.relpath) for m in chosen
     ]
@@ -76,18 +76,18 @@ def sync_an_earlier_bias(workdir):
 def test_a_nearer_master_reruns_exactly_the_frames_it_wins(synced):
     new, winners = sync_an_earlier_bias(synced)
     planned = planned_jobs(snakemake(synced, "--dry-run").stdout)
-    rules = ("propagated_rms", "quicklook")
+    rules = ("propagated_rms", "weight", "quicklook")
     expected = {(rule, key) for rule in rules for key in winners}
     expected |= {("summary", None), ("all", None)}
     assert planned == expected
     snakemake(synced)
     for key in winners:
-        header = fits.getheader(synced / "results" / (key + ".proprms.fits"), 1)
+        header = fits.getheader(synced / "results" / (key + ".proprms.fits"))
         assert header["IN_BIAS"] == str(new)
     assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout
 
 
-FRAME_RULES = ("propagated_rms", "quicklook")
+FRAME_RULES = ("propagated_rms", "weight", "quicklook")
 """The per-frame jobs a new master reruns."""
 NIGHTLY = {"inputs": {"newest_nights": 1, "add_rechosen": True}}
 
@@ -144,6 +144,6 @@ def test_missing_ncombine_takes_the_configured_default_with_a_warning(demo_run):
         pytest.fail("the demo has no frame calibrated with a bias lacking NCOMBINE")
     log = (demo_run / "results" / "logs" / "propagated_rms" / f"{key_of(frame)}.log").read_text()
     assert f"{bias.relpath}: no usable NCOMBINE; assuming 7" in log
-    header = fits.getheader(demo_run / "results" / (key_of(frame) + ".proprms.fits"), 1)
+    header = fits.getheader(demo_run / "results" / (key_of(frame) + ".proprms.fits"))
     assert header["NCOMBBIA"] == 7
     assert header["NCOMBSCI"] == (frame.ncombine or 1)

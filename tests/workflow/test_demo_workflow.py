@@ -108,15 +108,17 @@ def test_products_carry_provenance(demo_run):
             for keyword in ("OBJECT", "FILTER", "DATE-OBS", "EXPTIME", "TELESCOP"):
                 assert header[keyword] == source[keyword]
             assert celestial_wcs(header) is not None
-    assert fits.getheader(key + ".proprms.fits", 1)["FRAMESHA"] == content
-    mask_header = fits.getheader(key + ".mask.fits", 1)
-    assert hdul_is_compressed(key + ".mask.fits")
+    assert fits.getheader(key + ".proprms.fits")["FRAMESHA"] == content
+    mask_header = fits.getheader(key + ".mask.fits")
+    assert plain_image(key + ".mask.fits", np.uint8)
+    assert all(plain_image(key + s, np.dtype(">f4")) for s in (".bkg.fits", ".proprms.fits"))
     assert "galaxy" in mask_header.get("CIRCLE1", "") or frame.object != survey.GALAXY["object"]
 
 
-def hdul_is_compressed(path):
+def plain_image(path, dtype) -> bool:
+    """Whether ``path`` holds one image of ``dtype`` in its primary HDU, and nothing else."""
     with fits.open(path) as hdul:
-        return isinstance(hdul[1], fits.CompImageHDU) and hdul[1].data.dtype == np.uint8
+        return len(hdul) == 1 and hdul[0].data.dtype == dtype
 
 
 def test_source_mask_log_reports_each_pass_and_convergence(demo_run):
@@ -127,7 +129,7 @@ def test_source_mask_log_reports_each_pass_and_convergence(demo_run):
     assert "growth stopped at noise" in log and "largest radius" in log
     assert "converged after" in log
     with fits.open(demo_run / "results" / f"{key}.mask.fits") as hdul:
-        header = hdul[1].header
+        header = hdul[0].header
         assert header["MSKCONV"] is True and header["MSKSTOP"] == "converged"
         assert header["MSKSRC1"] > 0
         assert header["MSKGNOIS"] > 0 and header["MSKRMAX"] > 1

@@ -100,7 +100,9 @@ def test_one_more_raw_bias_reruns_its_masters_and_exactly_their_frames(synced):
     assert len(users) == 5  # 7DT02's frames of the second night
     jobs = planned_jobs(dry.stdout)
     assert {key for rule, key in jobs if rule == "propagated_rms"} == users
-    assert {rule for rule, _ in jobs} == {"master", "propagated_rms", "quicklook", "summary", "all"}
+    assert {rule for rule, _ in jobs} == {
+        "master", "propagated_rms", "weight", "quicklook", "summary", "all"
+    }
     snakemake(synced)
     with fits.open(synced / "demo" / bias.relpath) as hdul:
         assert hdul[0].header["NCOMBINE"] == len(bias.raws) + 1

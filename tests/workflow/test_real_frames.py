@@ -70,7 +70,7 @@ def test_old_style_headers_and_long_paths_give_no_warnings(tmp_path, capsys, cap
     assert code == 0
     said = capsys.readouterr().err + caplog.text
     assert "FITSFixedWarning" not in said and "too long" not in said
-    header = fits.getheader(tmp_path / "out" / "frame.mask.fits", 1)
+    header = fits.getheader(tmp_path / "out" / "frame.mask.fits")
     assert header["IN_FRAME"] == str(frame)
 
 

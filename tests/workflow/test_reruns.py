@@ -18,8 +18,8 @@ from skyrms.demo import survey
 from tests.helpers import REPO, planned_jobs, snakemake
 
 FRAMES, _ = survey.plan()
-CHAIN = {"mask_and_background", "propagated_rms", "quicklook"}
-CALIBRATED = {"propagated_rms", "quicklook"}
+CHAIN = {"mask_and_background", "propagated_rms", "weight", "quicklook"}
+CALIBRATED = {"propagated_rms", "weight", "quicklook"}
 TABLES = {("summary", None), ("all", None)}
 
 
