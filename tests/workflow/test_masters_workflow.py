@@ -101,7 +101,12 @@ def test_one_more_raw_bias_reruns_its_masters_and_exactly_their_frames(synced):
     jobs = planned_jobs(dry.stdout)
     assert {key for rule, key in jobs if rule == "propagated_rms"} == users
     assert {rule for rule, _ in jobs} == {
-        "master", "propagated_rms", "weight", "quicklook", "summary", "all"
+        "master",
+        "propagated_rms",
+        "weight",
+        "quicklook",
+        "summary",
+        "all",
     }
     snakemake(synced)
     with fits.open(synced / "demo" / bias.relpath) as hdul:
