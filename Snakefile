@@ -1,10 +1,9 @@
 """skyrms: background, source-mask and background-RMS maps for survey frames.
 
-Run `snakemake --cores all`; config.yaml says which frames and how (see README.md).
+`snakemake --cores all` runs the embedded demo (config.yaml); `snakemake --cores all
+--configfile mine.yaml` runs mine.yaml alone, its missing settings the schema's defaults
+(see README.md).
 """
-
-
-configfile: "config.yaml"
 
 
 include: "workflow/rules/settings.smk"

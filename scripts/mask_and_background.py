@@ -14,7 +14,7 @@ run(
     mask=snakemake.output.mask,
     background=snakemake.output.background,
     rms=snakemake.output.rms,
-    params=MaskParams(**snakemake.params.mask),
+    params=MaskParams(**snakemake.params.source_mask),
     mesh=BackgroundParams(box_size=background["box_size"], filter_size=background["filter_size"]),
     specs=snakemake.params.circles,
     invalid=InvalidSpec(

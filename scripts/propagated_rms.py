@@ -12,7 +12,7 @@ run(
     lookup=snakemake.params.lookup,
     record=snakemake.output.choice,
     output=snakemake.output.rms,
-    settings=snakemake.params.settings,
+    settings=snakemake.params.calibration,
     fields=snakemake.params.fields,
     frame_digest=snakemake.params.content,
     compress=snakemake.params.compress,

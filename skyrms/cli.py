@@ -1,6 +1,7 @@
 """Command line: every step of the chain on one FITS file, without a workflow.
 
     skyrms run frame.fits -o products/          # the whole chain
+    skyrms run frame.fits --configfile survey.yaml -o products/   # and the propagated RMS
     skyrms source-mask frame.fits frame.srcmask.fits
     skyrms circular-mask frame.fits frame.srcmask.fits frame.mask.fits --circle 150.1 -30.2 45
     skyrms background frame.fits frame.mask.fits frame.bkg.fits frame.bkgrms.fits
@@ -31,7 +32,7 @@ from skyrms.io.fitsfiles import (
 from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
-from skyrms.steps import single_steps
+from skyrms.steps import one_frame, single_steps
 from skyrms.steps.mask_and_background import mask_and_background
 from skyrms.steps.weight import weight_map
 
@@ -88,22 +89,41 @@ def compressed(args) -> bool:
     return load_config(args.configfile).get("outputs", {}).get("compress", False)
 
 
-def weight_source(args) -> str:
+def calibration_of(args) -> dict | None:
+    """The ``calibration`` settings ``skyrms run`` propagates the RMS with: the config file's
+    (its defaults without one), with ``--calibration-root`` over its root; None without a
+    library or with calibration.enabled false."""
+    settings = load_config(args.configfile) or config.validated({})
+    calibration = dict(settings["calibration"])
+    if args.calibration_root:
+        calibration.update(root=args.calibration_root, enabled=True)
+    return calibration if calibration["enabled"] and calibration.get("root") else None
+
+
+def library_roots(args, calibration: dict) -> list[str]:
+    """The folders masters are looked up in: the library, and the built masters' folder of
+    the config file (masters.root, else {outputs.results}/masters) where it exists."""
+    settings = load_config(args.configfile) or config.validated({})
+    built = settings["masters"]["root"] or str(Path(settings["outputs"]["results"], "masters"))
+    return [calibration["root"], *([built] if Path(built).is_dir() else [])]
+
+
+def weight_source(args, calibrated: bool) -> str:
     """Which RMS map ``skyrms run`` inverts into a weight map: ``--weight``, else
-    ``outputs.weight`` of the config file; "none" for no weight map. A propagated-RMS
-    weight is the workflow's (``skyrms run`` makes no propagated RMS): said, and none made."""
+    ``outputs.weight`` of the config file; "none" for no weight map. A propagated-RMS weight
+    needs the masters (``calibrated``)."""
     wanted = args.weight or load_config(args.configfile).get("outputs", {}).get("weight", "none")
-    if wanted == "propagated":
-        logging.getLogger("skyrms").warning(
-            "outputs.weight: propagated needs the propagated RMS, which skyrms run does not "
-            "make; no weight map (--weight image, or skyrms weight on a .proprms.fits)"
+    if wanted == "propagated" and not calibrated:
+        raise InputError(
+            "outputs.weight: propagated needs a master library (calibration.root in "
+            "--configfile, or --calibration-root)"
         )
-        return "none"
     return wanted
 
 
-CHAIN = ("mask", "bkg", "bkgrms", "weight")
-"""The products of ``skyrms run``, in the order they are made (the weight on request)."""
+CHAIN = ("mask", "bkg", "bkgrms", "masters", "proprms", "weight")
+"""The products of ``skyrms run``, in the order they are made (the propagated RMS and its
+masters record with a master library, the weight on request)."""
 
 
 def products_of(frame: str, outdir: str) -> dict[str, str]:
@@ -116,21 +136,32 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
 
 
 def run_chain(args) -> None:
-    """All steps on one frame; a weight map that cannot be written removes the maps it was
-    made from, so that the chain leaves all its products or none."""
+    """All steps on one frame, the propagated RMS too with a master library (see
+    :mod:`skyrms.steps.one_frame`); the chain leaves all its products or none."""
+    settings = load_config(args.configfile)
+    if settings:
+        config.check_paths(settings)
+    calibration = calibration_of(args)
     out = products_of(args.frame, args.outdir)
-    weight, compress = weight_source(args), compressed(args)
+    weight, compress = weight_source(args, calibration is not None), compressed(args)
+    digest = one_frame.frame_digest(args.frame)
     mask_and_background(
         args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args),
-        background_params(args), circle_specs(args), invalid_spec(args), compress=compress,
+        background_params(args), circle_specs(args), invalid_spec(args), digest, compress,
     )  # fmt: skip
-    if weight == "none":
-        del out["weight"]
-    else:
-        with all_or_none(*out.values()):
-            weight_map(out["bkgrms"], out["mask"], out["weight"], compress)
-    for path in out.values():
-        print(path)
+    made = [kind for kind in CHAIN if kind in ("mask", "bkg", "bkgrms")]
+    with all_or_none(*out.values()):
+        if calibration:
+            key = one_frame.key_of(args.frame, (settings.get("inputs") or {}).get("root"))
+            roots = library_roots(args, calibration)
+            one_frame.propagate_one_frame(args.frame, out, calibration, roots, key, digest)
+            made += ["masters", "proprms"]
+        if weight != "none":
+            rms = out["proprms" if weight == "propagated" else "bkgrms"]
+            weight_map(rms, out["mask"], out["weight"], compress)
+            made.append("weight")
+    for kind in made:
+        print(out[kind])
 
 
 PLAIN_KINDS = ("mask", "bkg", "bkgrms", "proprms", "weight")
@@ -213,8 +244,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("frame")
     run.add_argument("-o", "--outdir", default=".", help="folder for the products")
     run.add_argument(
-        "--weight", choices=("none", "image"),
-        help="image: also the weight map 1/RMS^2 (default: outputs.weight, else none)",
+        "--weight", choices=("none", "image", "propagated"),
+        help="also the weight map 1/RMS^2 of this RMS (default: outputs.weight, else none)",
+    )  # fmt: skip
+    run.add_argument(
+        "--calibration-root", dest="calibration_root", metavar="FOLDER",
+        help="master library: look up the masters and propagate the RMS (calibration.root)",
     )  # fmt: skip
     run.set_defaults(action=run_chain)
 

@@ -7,9 +7,9 @@ Raw frames live as the master library does, one folder per type::
 (IMAGETYP in the header wins over the folder). A group is the frames of one type,
 observatory, telkey and unit taken in one night (from ``night_starts`` UTC to the
 same hour the next day), darks of one EXPTIME and flats of one FILTER. Its master
-goes where the lookup finds masters::
+goes into the folder of built masters, which the lookup searches with the library::
 
-    {calib_root}/{observatory}/{telkey}/{unit}/{TYPE}/{type}_{unit}_{night}[_{exptime}s|_{filter}].fits
+    {built_root}/{observatory}/{telkey}/{unit}/{TYPE}/{type}_{unit}_{night}[_{exptime}s|_{filter}].fits
 
 and it is known to the lookup before it is built (its time, exposure, filter and
 frame count come from the raw headers), so science frames choose among built and
@@ -73,8 +73,9 @@ def relpath_of(key: tuple) -> str:
     return f"{observatory}/{telkey}/{unit}/{imagetyp}/{name}"
 
 
-def plan(root: str, calib_root: str, fields_by_path: dict, night_starts: float):
-    """The groups to build (by relpath) and one line per raw frame that cannot be used."""
+def plan(root: str, built_root: str, fields_by_path: dict, night_starts: float):
+    """The groups to build (by relpath, their masters under ``built_root``) and one line per
+    raw frame under ``root`` that cannot be used."""
     members, problems = {}, []
     for path, fields in fields_by_path.items():
         try:
@@ -89,7 +90,7 @@ def plan(root: str, calib_root: str, fields_by_path: dict, night_starts: float):
         observatory, telkey, unit, imagetyp, _, exptime, filter_name = key
         relpath = relpath_of(key)
         master = Master(
-            path=os.path.join(calib_root, relpath + ".fits"), imagetyp=imagetyp,
+            path=os.path.join(built_root, relpath + ".fits"), imagetyp=imagetyp,
             observatory=observatory, telkey=telkey, unit=unit,
             mjd=sum(mjd for _, mjd in frames) / len(frames), exptime=exptime,
             filter=filter_name, ncombine=len(frames),

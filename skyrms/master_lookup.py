@@ -106,6 +106,15 @@ def build_library(root: str, fields_by_path: dict[str, dict]) -> tuple[dict, lis
     return {key: sorted(group, key=mjd_of_master) for key, group in groups.items()}, problems
 
 
+def joined(libraries) -> dict:
+    """One library (as :func:`build_library` makes them) of the masters of ``libraries``."""
+    groups = {}
+    for library in libraries:
+        for key, masters in library.items():
+            groups.setdefault(key, []).extend(masters)
+    return {key: sorted(masters, key=mjd_of_master) for key, masters in groups.items()}
+
+
 def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
     """Whether ``master`` may calibrate ``frame`` apart from its date."""
     if master.imagetyp == "FLAT":

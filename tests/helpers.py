@@ -6,10 +6,10 @@ The fixtures built on them are in tests/workflow/conftest.py.
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import yaml
-from astropy.io import fits
 
 from benchmarks.workflowrun import REPO, run_workflow
 from skyrms.io.discovery import PRODUCT_SUFFIXES
@@ -18,8 +18,8 @@ from skyrms.io.discovery import PRODUCT_SUFFIXES
 def input_digests(workdir, settings):
     """SHA-256 of every file under the configuration's frame, master and demo folders.
 
-    Products written beside the frames (``outputs.beside_inputs``), masters that skyrms
-    built (PRODTYPE MASTER...) and hidden temporary files are not inputs.
+    Products written beside the frames (``outputs.beside_inputs``) and hidden temporary
+    files are not inputs; the masters the workflow builds go into a folder of their own.
     """
     folders = {settings["inputs"]["root"], settings["calibration"]["root"]}
     if settings["demo"]["enabled"]:
@@ -31,19 +31,24 @@ def input_digests(workdir, settings):
         if path.is_file()
         and not path.name.startswith(".")
         and not path.name.endswith(PRODUCT_SUFFIXES)
-        and not built_master(path)
     )
     return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
-def built_master(path: Path) -> bool:
-    """Whether ``path`` is a master skyrms built (its header's PRODTYPE is MASTER...)."""
-    if path.suffix != ".fits":
-        return False
-    try:
-        return str(fits.getheader(path).get("PRODTYPE", "")).startswith("MASTER")
-    except OSError:
-        return False
+def master_file(workdir, master) -> Path:
+    """Where a demo master is after a run in ``workdir``: one built from raw frames in the
+    built masters' folder (results/masters), a hand-made one in the library (demo/calib)."""
+    if master.raws:
+        return Path(workdir, "results", "masters", Path(master.relpath).relative_to("calib"))
+    return Path(workdir, "demo", master.relpath)
+
+
+def library_copy(workdir, target) -> Path:
+    """A master library at ``target`` holding every master of a demo run in ``workdir``:
+    the hand-made ones and those it built."""
+    shutil.copytree(Path(workdir, "demo", "calib"), target)
+    shutil.copytree(Path(workdir, "results", "masters"), target, dirs_exist_ok=True)
+    return Path(target)
 
 
 def snakemake(workdir, *args, config=None, check=True, prefix=()):

@@ -101,9 +101,9 @@ def open_master(stack: ExitStack, path, shape) -> Master:
     return Master(image, *(extensions[name] for name in names))
 
 
-def combination_factor(master: Master, count: int, settings: dict) -> float:
-    """Variance factor ``c`` of a master's combination (see :mod:`skyrms.science.combine`):
-    from its COMBMETH card (masters built by skyrms), else the configured ``combine``."""
+def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
+    """How a master was combined, and where that is known from: its COMBMETH card (masters
+    built by skyrms), else the configured ``combine``."""
     header = master.header
     params = CombineParams(
         method=str(header.get(kw.COMBMETH, settings["combine"])),
@@ -111,6 +111,12 @@ def combination_factor(master: Master, count: int, settings: dict) -> float:
         nlow=int(header.get(kw.CLIPLOW, CombineParams.nlow)),
         nhigh=int(header.get(kw.CLIPHIGH, CombineParams.nhigh)),
     )
+    return params, kw.COMBMETH if kw.COMBMETH in header else "calibration.combine"
+
+
+def combination_factor(master: Master, count: int, params: CombineParams) -> float:
+    """Variance factor ``c`` of a master of ``count`` frames combined as ``params`` say (see
+    :mod:`skyrms.science.combine`)."""
     try:
         return variance_factor(params.method, count, params)
     except ValueError as error:
@@ -130,6 +136,7 @@ class Calibration:
     dark_exptime: float
     counts: dict
     factors: dict
+    combinations: dict
     read_noise: float | None = 0.0
     noise_source: str = ""
     assumed: list = field(default_factory=list)
@@ -152,8 +159,10 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
         "dark": header_number(dark.header, kw.NCOMBINE, dark.path, default["master"], assumed),
     }
     counts = {name: int(count) for name, count in counts.items()}
+    combinations = {t: combination_of(masters[t.upper()], settings) for t in ("bias", "dark")}
     factors = {
-        t: combination_factor(masters[t.upper()], counts[t], settings) for t in ("bias", "dark")
+        t: combination_factor(masters[t.upper()], counts[t], combinations[t][0])
+        for t in ("bias", "dark")
     }
     egain = settings["gain"] or header_number(fields, kw.EGAIN, frame)
     if settings["read_noise"] is not None:
@@ -178,6 +187,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
         dark_exptime=header_number(dark.header, kw.EXPTIME, dark.path),
         counts=counts,
         factors=factors,
+        combinations=combinations,
         read_noise=read_noise,
         noise_source=noise_source,
         assumed=assumed,
@@ -215,7 +225,10 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
         kw.NCOMBBIA.card(cal.counts["bias"]),
         kw.NCOMBDRK.card(cal.counts["dark"]),
         kw.DARKSCAL.card(round(cal.exptime / cal.dark_exptime, 6)),
-        kw.COMBINE.card(settings["combine"]),
+        *(
+            kw.COMBINED(kind.upper()).card(params.method, f"{kind} combination ({source})")
+            for kind, (params, source) in cal.combinations.items()
+        ),
         kw.CFACBIAS.card(round(cal.factors["bias"], 5)),
         kw.CFACDARK.card(round(cal.factors["dark"], 5)),
         kw.DARKBIAS.card(settings["dark_bias"]),
@@ -271,14 +284,7 @@ def propagated_rms(
             f"{cal.masters['FLAT'].path}: master flat has {unusable} pixels <= 0 or NaN"
         )
     rms = np.sqrt(variance, out=variance)
-    rows = sample_rows(len(rms), MEDIAN_STRIDE)
-    image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]
-    sample = np.concatenate([rms[row] for row in rows])[:, ::MEDIAN_STRIDE]
-    medians = {
-        "propagated": float(np.median(sample)),
-        "image": float(np.median(image)),
-        "ratio": float(np.median(sample / image)),
-    }
+    medians = rms_medians(rms, image_rms)
     log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
     inputs = {kw.IN_FRAME: frame, kw.IN_BKG: background, kw.IN_RMS: image_rms}
     inputs |= {kw.IN_MASTER(imagetyp): choice[imagetyp]["path"] for imagetyp in TYPES}
@@ -287,6 +293,21 @@ def propagated_rms(
     write_float_map(
         output, rms, product_header(sky_header, "PROPRMS", "adu", inputs, cards), compress
     )
+
+
+def rms_medians(rms: np.ndarray, image_rms) -> dict[str, float]:
+    """The medians of the header (ADU): PROPMED of the propagated map ``rms``, IMGMED of the
+    image-based map at the path ``image_rms``, and RMSRATIO, the median over pixels of their
+    per-pixel ratio (not the ratio of the two medians). Each over the same sample: every
+    MEDIAN_STRIDE-th pixel of the rows of :func:`skyrms.io.fitsfiles.sample_rows`."""
+    rows = sample_rows(len(rms), MEDIAN_STRIDE)
+    image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]
+    sample = np.concatenate([rms[row] for row in rows])[:, ::MEDIAN_STRIDE]
+    return {
+        "propagated": float(np.median(sample)),
+        "image": float(np.median(image)),
+        "ratio": float(np.median(sample / image)),
+    }
 
 
 def record_and_propagate(

@@ -2,7 +2,9 @@
 
 Six panels: the frame (zscale) with the final mask over it, the frame alone,
 the background map, the masked (image-based) background RMS, the propagated
-RMS and the ratio propagated / image-based. Maps are binned to at most
+RMS and the ratio propagated / image-based, titled with the propagated map's RMSRATIO
+(the one definition of the ratio, see :func:`skyrms.steps.propagated_rms.rms_medians`).
+Maps are binned to at most
 :data:`MAX_PIXELS` along the longer side (mean of each block; the mask: any
 masked pixel marks its block), so a 9576x6388 frame costs one frame in memory.
 """
@@ -62,7 +64,8 @@ def write_quicklook(frame, mask, background, rms, propagated, output, name: str)
     del data
     masked = binned(read_mask(mask)[0] != 0, factor, np.any)
     paths = {"bkg": background, "rms": rms} | ({"prop": propagated} if propagated else {})
-    maps = {kind: binned(read_image(path)[0], factor) for kind, path in paths.items()}
+    read = {kind: read_image(path) for kind, path in paths.items()}
+    maps = {kind: binned(image, factor) for kind, (image, _) in read.items()}
     noise = np.concatenate([maps[kind].ravel() for kind in maps if kind != "bkg"])
     rms_limits = dict(zip(("vmin", "vmax"), np.nanpercentile(noise, [1, 99]), strict=True))
     low, high = ZScaleInterval().get_limits(pixels[np.isfinite(pixels)])
@@ -78,9 +81,11 @@ def write_quicklook(frame, mask, background, rms, propagated, output, name: str)
     if propagated:
         panel(axes[1, 1], maps["prop"], "background RMS, propagated", "ADU", cmap="magma",
               **rms_limits)  # fmt: skip
-        ratio = maps["prop"] / maps["rms"]
-        title = f"propagated / image-based (median {np.nanmedian(ratio):.3f})"
-        panel(axes[1, 2], ratio, title, "ratio", cmap="coolwarm", vmin=0.8, vmax=1.2)
+        ratio = read["prop"][1][kw.RMSRATIO]
+        log.info(f"propagated / image-based RMS shown: {kw.RMSRATIO} {ratio}")
+        title = f"propagated / image-based ({kw.RMSRATIO} {ratio:.3f})"
+        panel(axes[1, 2], maps["prop"] / maps["rms"], title, "ratio", cmap="coolwarm",
+              vmin=0.8, vmax=1.2)  # fmt: skip
     else:
         for empty in axes[1, 1:]:
             empty.set_axis_off()

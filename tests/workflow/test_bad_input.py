@@ -18,7 +18,7 @@ from astropy.io import fits
 
 from skyrms.demo import survey
 from skyrms.science import maskbits
-from tests.helpers import input_digests, snakemake
+from tests.helpers import input_digests, library_copy, snakemake
 
 FRAMES, _ = survey.plan()
 UNIT_DIR = Path("7DT", survey.TELKEY, "T01462", "7DT02")
@@ -203,7 +203,7 @@ def night(demo_run, tmp_path_factory):
     """Good frames of one tile and unit plus every bad case, run once with --keep-going."""
     base = tmp_path_factory.mktemp("bad_input")
     root, calib = base / "scidata", base / "calib"
-    shutil.copytree(demo_run / "demo" / "calib", calib)
+    library_copy(demo_run, calib)
     good = [f for f in FRAMES if f.object == "T01462" and f.unit == "7DT02"]
     for frame in good:
         target = root / Path(frame.relpath).relative_to("scidata")
@@ -320,6 +320,11 @@ CONFIGURATIONS = [
     ({"inputs": {"object": "T99999"}},                       NO_MATCH),
     ({"inputs": {"pattern": "*_999.fits"}},                  NO_MATCH),
     ({"outputs": {"results": "blocked/results"}},            "outputs.results: cannot write to"),
+    ({"inputs": {"root": "demo/scidatx"}},                   "inputs.root: demo/scidatx does not"),
+    ({"inputs": {"root": "blocked"}},                        "inputs.root: blocked is not a"),
+    ({"calibration": {"root": "demo/calibx"}},               "calibration.root: demo/calibx does"),
+    ({"masters": {"raw_root": "demo/rawx"}},                 "masters.raw_root: demo/rawx does"),
+    ({"background": {"bad_pixel_mask": "bpm.fits"}},         "bad_pixel_mask: bpm.fits does not"),
 ]  # fmt: skip
 
 
@@ -329,7 +334,7 @@ def test_bad_configuration_stops_before_any_job(tmp_path, config, message):
     run = snakemake(tmp_path, "--dry-run", config=config, check=False)
     assert run.returncode != 0
     assert message in run.stdout
-    if "blocked" in str(config):
+    if "blocked/results" in str(config):
         assert "blocked/results (Not a directory)" in run.stdout
     assert not list(tmp_path.rglob("*.mask.fits"))
     assert not (tmp_path / "results" / "7DT").exists()

@@ -7,7 +7,7 @@ import pytest
 from astropy.io import fits
 
 from skyrms.demo import survey
-from tests.helpers import planned_jobs, snakemake
+from tests.helpers import master_file, planned_jobs, snakemake
 
 SHAPE = survey.DEFAULT_SHAPE
 FRAMES, MASTERS = survey.plan()
@@ -31,10 +31,13 @@ def test_propagated_rms_agrees_with_the_image_and_the_truth(demo_run, frame):
     assert np.median(propagated / truth) == pytest.approx(1, abs=tolerance)
     header = fits.getheader(path)
     assert [header[f"IN_{m.imagetyp}"] for m in chosen] == [
-        os.path.abspath(demo_run / "demo" / m.relpath) for m in chosen
+        os.path.abspath(master_file(demo_run, m)) for m in chosen
     ]
     assert header["DARKSCAL"] == pytest.approx(frame.exptime / chosen[1].exptime)
     assert header["PRODTYPE"] == "PROPRMS" and header["BUNIT"] == "adu"
+    for card, master in zip(("COMBBIAS", "COMBDARK"), chosen, strict=False):  # as each was made
+        made = ("median", "COMBMETH") if master.raws else ("mean", "calibration.combine")
+        assert (header[card], header.comments[card].split("(")[1][:-1]) == made
 
 
 def test_summary_has_a_row_per_frame_with_the_ratio(demo_run):
@@ -50,7 +53,7 @@ def test_choice_is_recorded_per_frame(demo_run):
     frame = FRAMES[0]
     record = (demo_run / "results" / (key_of(frame) + ".masters.json")).read_text()
     for master in survey.frame_masters(frame):
-        assert master.relpath in record
+        assert os.path.relpath(master_file(demo_run, master), demo_run) in record
 
 
 def sync_an_earlier_bias(workdir):
@@ -62,7 +65,7 @@ def sync_an_earlier_bias(workdir):
         if m.imagetyp == "BIAS" and m.unit == "7DT02" and m.date_obs.startswith("2025-11-20")
     )
     new = workdir / "demo" / os.path.dirname(bias.relpath) / "bias_7DT02_20251120_early.fits"
-    with fits.open(workdir / "demo" / bias.relpath) as hdul:
+    with fits.open(master_file(workdir, bias)) as hdul:
         hdul[0].header["DATE-OBS"] = "2025-11-20T03:30:00"
         hdul[0].header["MJD-OBS"] = 60999.145833
         hdul.writeto(new)

@@ -22,7 +22,7 @@ from astropy.io import fits
 
 from skyrms.demo import calibration, instrument, survey
 from skyrms.io.headerindex import sha256_of
-from tests.helpers import planned_jobs, snakemake
+from tests.helpers import master_file, planned_jobs, snakemake
 
 SHAPE = survey.DEFAULT_SHAPE
 FRAMES, MASTERS = survey.plan()
@@ -38,8 +38,10 @@ def test_the_demo_masters_are_built_from_its_raw_frames(demo_run):
         recorded = {
             row["relpath"]: row["data_sha256"] for row in csv.DictReader(table, delimiter="\t")
         }
+    library = [fits.getheader(path) for path in (demo_run / "demo" / "calib").rglob("*.fits")]
+    assert not any(header.get("PRODTYPE", "").startswith("MASTER") for header in library)
     for master in BUILT:
-        path = demo_run / "demo" / master.relpath
+        path = master_file(demo_run, master)  # built into results/masters, not the library
         assert calibration.data_digest(path) == recorded[master.relpath], master.relpath
         log = demo_run / "results/logs/master" / (master.relpath[len("calib/") : -5] + ".log")
         assert f"master of {len(master.raws)} frames (median)" in log.read_text()
@@ -55,7 +57,7 @@ def test_the_demo_masters_are_built_from_its_raw_frames(demo_run):
             assert list(inputs["sha256"]) == [sha256_of(raw) for raw in raws]
             used = calibration.prerequisites(master, MASTERS)
             for kind, prerequisite in used.items():
-                assert header[f"IN_{kind}"] == str(demo_run / "demo" / prerequisite.relpath)
+                assert header[f"IN_{kind}"] == str(master_file(demo_run, prerequisite))
             assert ("RDNOISE" in hdul) == (master.imagetyp == "BIAS")
 
 
@@ -109,6 +111,6 @@ def test_one_more_raw_bias_reruns_its_masters_and_exactly_their_frames(synced):
         "all",
     }
     snakemake(synced)
-    with fits.open(synced / "demo" / bias.relpath) as hdul:
+    with fits.open(master_file(synced, bias)) as hdul:
         assert hdul[0].header["NCOMBINE"] == len(bias.raws) + 1
     assert "Nothing to be done" in snakemake(synced, "--dry-run").stdout

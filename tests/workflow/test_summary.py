@@ -34,6 +34,7 @@ def test_summary_rows_carry_every_figure_and_the_warnings(demo_run):
             frame.filter,
         )
         assert float(row["background_median"]) > 0 and float(row["image_rms_median"]) > 0
+        # the ratio is the median of the per-pixel ratio, near the ratio of the medians
         assert float(row["propagated_rms_median"]) / float(row["image_rms_median"]) == (
             pytest.approx(float(row["ratio"]), rel=0.01)
         )
@@ -61,13 +62,17 @@ def test_short_exposures_mask_least_but_are_no_outliers(demo_run):
     assert set(by_fraction[: len(short)]) == short
 
 
-def test_a_quicklook_per_frame(demo_run):
+def test_a_quicklook_per_frame_showing_the_summarys_ratio(demo_run):
+    rows = summary_rows(demo_run)
     for frame in FRAMES:
         png = demo_run / "results" / (key_of(frame) + ".quicklook.png")
         head = png.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = (int.from_bytes(head[i : i + 4], "big") for i in (16, 20))
         assert (width, height) == (1200, 680)
+        log = demo_run / "results" / "logs" / "quicklook" / (key_of(frame) + ".log")
+        shown = log.read_text().split("propagated / image-based RMS shown: RMSRATIO ")[1]
+        assert float(shown.split()[0]) == float(rows[key_of(frame)]["ratio"])
 
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

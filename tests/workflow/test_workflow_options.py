@@ -1,16 +1,19 @@
 """Selecting frames, writing beside them, and refusing bad configurations, via snakemake."""
 
 import hashlib
+import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 
 from skyrms import cli
 from skyrms.demo import survey
-from tests.helpers import REPO, snakemake
+from tests.helpers import REPO, library_copy, snakemake
 
 FRAMES, _ = survey.plan()
 CHAIN = (".mask.fits", ".bkg.fits", ".bkgrms.fits")
@@ -25,7 +28,7 @@ def digest(path):
 def archive(demo_run, tmp_path):
     """A real (non-demo) archive: the demo frames of tile T01462, unit 7DT02, copied."""
     root = tmp_path / "scidata"
-    shutil.copytree(demo_run / "demo" / "calib", tmp_path / "calib")
+    library_copy(demo_run, tmp_path / "calib")
     for frame in FRAMES:
         if frame.object == "T01462" and frame.unit == "7DT02":
             target = root / Path(frame.relpath).relative_to("scidata")
@@ -86,15 +89,52 @@ def test_selection_by_filter_and_an_explicit_list(archive, tmp_path):
     assert chosen[0].name[:-5] in run.stdout
 
 
+WRITTEN = {"DATE", "CHECKSUM", "DATASUM"}
+"""Cards that say when a product was written."""
+PRODUCT_PATHS = {"IN_MASK", "IN_BKG", "IN_RMS", "IN_NOISE"}
+"""Cards naming the products a product was made from (they are where each run wrote them)."""
+
+
 def test_command_line_gives_the_workflows_products(demo_run, tmp_path):
+    """skyrms run with the demo's configuration, its library and built masters: every
+    product of the workflow, the propagated RMS and the weight too, pixel for pixel and card
+    for card (write times and the paths of the products aside)."""
     frame = next(f for f in FRAMES if f.object == survey.GALAXY["object"])
     path = demo_run / "demo" / frame.relpath
-    assert (
-        cli.main(["run", str(path), "-o", str(tmp_path), "--configfile", str(REPO / "config.yaml")])
-        == 0
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())
+    settings["inputs"]["root"] = str(demo_run / "demo" / "scidata")
+    settings["calibration"]["root"] = str(demo_run / "demo" / "calib")
+    settings["masters"]["root"] = str(demo_run / "results" / "masters")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(settings))
+    out = tmp_path / "out"
+    run = ["run", str(path), "-o", str(out), "--configfile", str(tmp_path / "run.yaml")]
+    assert cli.main(run) == 0
+    mine, theirs = (
+        str(folder / path.name)[:-5]
+        for folder in (
+            out,
+            demo_run / "results" / Path(frame.relpath).parent.relative_to("scidata"),
+        )
     )
-    key = demo_run / "results" / Path(frame.relpath).relative_to("scidata")
-    for suffix in CHAIN:
-        mine = fits.getdata(tmp_path / (path.name[:-5] + suffix), ext=-1)
-        theirs = fits.getdata(str(key)[:-5] + suffix, ext=-1)
-        assert np.array_equal(mine, theirs), suffix
+    for suffix in (*CHAIN, ".proprms.fits", ".weight.fits"):
+        assert np.array_equal(fits.getdata(mine + suffix), fits.getdata(theirs + suffix)), suffix
+        cards = [fits.getheader(product + suffix) for product in (mine, theirs)]
+        assert list(cards[0]) == list(cards[1]), suffix
+        differ = {key for key in cards[1] if cards[0][key] != cards[1][key]}
+        assert differ <= WRITTEN | PRODUCT_PATHS, suffix
+    records = [
+        json.loads(Path(product + ".masters.json").read_text()) for product in (mine, theirs)
+    ]
+    assert resolved(records[0], out) == resolved(records[1], demo_run)
+
+
+def resolved(record: dict, base) -> dict:
+    """What a masters record says was chosen: each master's path made absolute (the
+    workflow's are relative to its folder, ``base``), distance, EXPTIME, FILTER, NCOMBINE.
+    (For a master it built, the workflow records the digest of its raw frames and its MJD
+    from them, where skyrms run reads the built file's.)"""
+    return {
+        imagetyp: {"path": os.path.abspath(os.path.join(base, choice["path"]))}
+        | {key: choice[key] for key in ("days", "exptime", "filter", "ncombine")}
+        for imagetyp, choice in record.items()
+    }

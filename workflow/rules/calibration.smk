@@ -4,10 +4,14 @@ The masters are chosen when the job graph is built (lookup.smk), so that they
 are this rule's inputs: a nearer master arriving reruns exactly its frames.
 """
 
+PROPAGATION = {"calibration": CALIBRATION, "compress": OUTPUTS["compress"]}
+"""What the propagated RMS is made with, besides the frame, its maps and its masters."""
+
 
 rule propagated_rms:
     input:
         frame=frame,
+        settings=stamp("propagated_rms", PROPAGATION),
         background=product("bkg"),
         image_rms=product("bkgrms"),
         masters=chosen_masters,
@@ -23,10 +27,9 @@ rule propagated_rms:
     resources:
         mem_mb=memory_mb("propagated_rms"),
     params:
+        **PROPAGATION,
         lookup=lambda wildcards: CHOICES[wildcards.key],
-        settings=CALIBRATION,
         fields=frame_fields,
         content=frame_digest,
-        compress=OUTPUTS["compress"],
     script:
         "../../scripts/propagated_rms.py"

@@ -22,9 +22,19 @@ rule frames:
         "../../scripts/frames.py"
 
 
+MASK_AND_BACKGROUND = {
+    "source_mask": SETTINGS["source_mask"],
+    "background": SETTINGS["background"],
+    "circles": SETTINGS["circular_masks"],
+    "compress": OUTPUTS["compress"],
+}
+"""What the products of mask_and_background are made with, besides the frame."""
+
+
 rule mask_and_background:
     input:
         frame=frame,
+        settings=stamp("mask_and_background", MASK_AND_BACKGROUND),
     output:
         mask=product("mask"),
         background=product("bkg"),
@@ -38,10 +48,7 @@ rule mask_and_background:
     resources:
         mem_mb=memory_mb("mask_and_background"),
     params:
+        **MASK_AND_BACKGROUND,
         content=frame_digest,
-        mask=SETTINGS["source_mask"],
-        background=SETTINGS["background"],
-        circles=SETTINGS["circular_masks"],
-        compress=OUTPUTS["compress"],
     script:
         "../../scripts/mask_and_background.py"

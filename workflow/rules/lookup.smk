@@ -16,26 +16,28 @@ from skyrms.io.discovery import PRODUCTS
 
 MASTERS = SETTINGS["masters"]
 BUILDING = CALIBRATION["enabled"] and MASTERS["enabled"]
+BUILT_ROOT = MASTERS["root"] or os.path.join(RESULTS, "masters")
+"""Where the built masters go, in the library's layout; the library itself is only read."""
+LIBRARY_ROOTS = (CALIBRATION["root"], BUILT_ROOT) if CALIBRATION["enabled"] else ()
+"""The folders the lookup searches for masters: the library and the masters built."""
 MAX_DAYS = master_lookup.max_days_by_type(CALIBRATION["max_days"])
 """calibration.max_days as days by master type."""
 
 
 def indexed_inputs():
     """The header index refreshed for the masters and raw frames too (the frames' entries
-    are fresh, see selection.smk) and saved; the library's and the raw frames' paths."""
-    library = (
-        master_lookup.library_paths(CALIBRATION["root"])
-        if CALIBRATION["enabled"]
-        else []
-    )
+    are fresh, see selection.smk) and saved; the masters' paths by library root, and the
+    raw frames' paths."""
+    library = {root: master_lookup.library_paths(root) for root in LIBRARY_ROOTS}
     raws = master_groups.raw_paths(MASTERS["raw_root"]) if BUILDING else []
     if BUILDING and not raws:
         logger.warning(
             f"masters.enabled, but no raw frames under {MASTERS['raw_root']!r}"
         )
-    if count := INDEX.refresh([*library, *raws]):
+    masters = [path for paths in library.values() for path in paths]
+    if count := INDEX.refresh([*masters, *raws]):
         logger.info(f"Indexed {count} new or changed masters and raw frames.")
-    INDEX.save(keep=[*CANDIDATES.values(), *library, *raws])
+    INDEX.save(keep=[*CANDIDATES.values(), *masters, *raws])
     return library, raws
 
 
@@ -45,7 +47,7 @@ def planned_masters():
         return {}
     groups, problems = master_groups.plan(
         MASTERS["raw_root"],
-        CALIBRATION["root"],
+        BUILT_ROOT,
         {path: INDEX.fields(path) for path in RAWS},
         SETTINGS["inputs"]["night_starts"],
     )
@@ -55,13 +57,16 @@ def planned_masters():
 
 
 def master_library():
-    """The masters to choose from: the library's files and the planned masters."""
-    groups, problems = master_lookup.build_library(
-        CALIBRATION["root"], {path: INDEX.fields(path) for path in LIBRARY}
-    )
-    for problem in problems:
-        logger.warning(f"Calibration library: skipped {problem}")
-    return master_groups.add_to_library(groups, GROUPS)
+    """The masters to choose from: the library's files, those built, and the planned ones."""
+    libraries = []
+    for root, paths in LIBRARY.items():
+        groups, problems = master_lookup.build_library(
+            root, {path: INDEX.fields(path) for path in paths}
+        )
+        libraries.append(groups)
+        for problem in problems:
+            logger.warning(f"Calibration library: skipped {problem}")
+    return master_groups.add_to_library(master_lookup.joined(libraries), GROUPS)
 
 
 def prerequisites():

@@ -1,4 +1,4 @@
-"""Masters built from raw calibration frames (masters.enabled), into the library.
+"""Masters built from raw calibration frames (masters.enabled), into masters.root.
 
 One job per group of raw frames (type, unit, night; darks per EXPTIME, flats per
 FILTER): darks are corrected with a master bias, flats with a bias and a dark, each
@@ -17,8 +17,9 @@ rule master:
             as_master_input(path)
             for path in (PREREQUISITES[wildcards.master][0] or {}).values()
         ],
+        settings=stamp("master", MASTERS),
     output:
-        os.path.join(CALIBRATION["root"], "{master}.fits"),
+        os.path.join(BUILT_ROOT, "{master}.fits"),
     log:
         os.path.join(RESULTS, "logs", "master", "{master}.log"),
     benchmark:

@@ -13,7 +13,7 @@ then checks the frames' folders.
 import tempfile
 
 from skyrms import frame_times
-from skyrms.io import discovery
+from skyrms.io import discovery, stamps
 from skyrms.io.header_values import date_obs_or_none
 from skyrms.io.headerindex import HeaderIndex
 
@@ -91,6 +91,11 @@ if INDEX.discarded:
 if count := INDEX.refresh(list(CANDIDATES.values())):
     logger.info(f"Indexed {count} new or changed frames.")
 FRAMES = time_selection(CANDIDATES)
+
+
+def stamp(rule, settings):
+    """The settings stamp of ``rule`` in RESULTS, an input of its jobs (skyrms.io.stamps)."""
+    return stamps.settings_stamp(RESULTS, rule, settings)
 
 
 def product(kind):

@@ -1,8 +1,10 @@
 """Settings: the configuration, validated, and the settings every rule reads.
 
-At parse time: validates config.yaml against workflow/schemas/config.schema.yaml
-(skyrms.config, as the CLI and the browser do), and writes the demo survey
-when demo.enabled and it is not there yet.
+At parse time: takes the --configfile files given, or without one the embedded demo's
+config.yaml beside the Snakefile (--config values go on top of either), fills in the
+schema's defaults and validates it (skyrms.config, as the CLI and the browser do), says
+in the log which files it used, writes the demo survey when demo.enabled and it is not
+there yet, and checks that the folders and files the settings name can be read.
 """
 
 import os
@@ -17,10 +19,22 @@ from skyrms.io.fitsfiles import InputError
 
 min_version("9.0")
 
+CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles] or [
+    os.path.join(workflow.basedir, "config.yaml")
+]
+"""The configuration files of this run, in order: --configfile's, or the embedded demo's."""
+
 try:
-    configuration.validated(config, "config")
+    if not workflow.overwrite_configfiles:  # the demo, under the --config values given
+        config.update(configuration.merged(configuration.read(CONFIG_FILES[0]), config))
+    configuration.validated(config, " + ".join(CONFIG_FILES))
+    configuration.check_workflow_settings(config)
 except InputError as error:
     raise WorkflowError(str(error)) from None
+logger.info(
+    f"Configuration: {' + '.join(CONFIG_FILES)}"
+    + ("" if workflow.overwrite_configfiles else " (the embedded demo)")
+)
 
 
 def canonical(value):
@@ -43,12 +57,13 @@ RESULTS = OUTPUTS["results"]
 OUTDIR = ROOT if OUTPUTS["beside_inputs"] else RESULTS
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
-if OUTPUTS["weight"] == "propagated" and not CALIBRATION["enabled"]:
-    raise WorkflowError(
-        "outputs.weight: 'propagated' needs the propagated RMS (calibration.enabled: true)"
-    )
 
 if DEMO["enabled"] and survey.ensure(
     DEMO["root"], DEMO["shape"], DEMO["seed"], DEMO["raw_frames"]
 ):
     logger.info(f"Wrote the demo survey under {DEMO['root']}.")
+
+try:  # before any other work: a typo in a path stops the run here, naming the setting
+    configuration.check_paths(config)
+except InputError as error:
+    raise WorkflowError(str(error)) from None

@@ -7,6 +7,7 @@ WEIGHTED_RMS = {"image": "bkgrms", "propagated": "proprms"}
 rule weight:
     input:
         rms=product(WEIGHTED_RMS.get(OUTPUTS["weight"], "bkgrms")),
+        settings=stamp("weight", {key: OUTPUTS[key] for key in ("weight", "compress")}),
         mask=product("mask"),
     output:
         product("weight"),
