@@ -18,10 +18,12 @@ include: "workflow/rules/report.smk"
 
 
 onsuccess:
+    record_the_run(success=True)
     logger.info(where_things_are())
 
 
 onerror:
+    logger.error(record_the_run(success=False))
     logger.error(
         f"skyrms: see the failed jobs' logs under {os.path.join(RESULTS, 'logs')}/; "
         "with --keep-going the other frames finish, and `skyrms products` lists what is missing."

@@ -5,4 +5,4 @@ numpy arrays out) and a thin layer of file-level steps that the Snakemake
 scripts and the command line call.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -11,7 +11,7 @@ then by ``DATE-OBS`` (UTC). Each product of :data:`discovery.PRODUCTS` is
 - ``missing``: no file;
 - ``stale``: its ``FRAMESHA`` (the SHA-256 of the frame it was made from) is
   not the frame's SHA-256 now, or it cannot be read: it needs remaking;
-- ``ok``: otherwise. Products without ``FRAMESHA`` (from ``skyrms run``) and
+- ``ok``: otherwise. Products without ``FRAMESHA`` (of skyrms before 0.2) and
   the masters record (JSON, no header) are ok when present.
 
 A frame's ``DATE-OBS`` and digest come from the workflow's header index

@@ -12,10 +12,18 @@ import logging
 import os
 from pathlib import PurePosixPath
 
-from skyrms import master_lookup
 from skyrms.io.discovery import LAYOUT, frame_key
 from skyrms.io.fitsfiles import InputError
 from skyrms.io.headerindex import read_fields, sha256_of
+from skyrms.master_lookup import (
+    Observation,
+    build_library,
+    choose,
+    joined,
+    max_days_by_type,
+    observation_of,
+    record,
+)
 from skyrms.steps.propagated_rms import record_and_propagate
 
 log = logging.getLogger(__name__)
@@ -34,38 +42,37 @@ def key_of(frame, root: str | None) -> str:
     return "/".join(parts[-len(LAYOUT) - 1 :])[: -len(".fits")]
 
 
-def unit_masters(roots, observation: master_lookup.Observation) -> dict:
+def unit_masters(roots, observation: Observation) -> dict:
     """The masters of ``observation``'s unit in the library folders ``roots`` (those that
-    exist), read from their headers and grouped as :func:`master_lookup.build_library` does."""
+    exist), read from their headers and grouped as
+    :func:`skyrms.master_lookup.build_library` does."""
     libraries = []
     for root in roots:
         unit = os.path.join(root, observation.observatory, observation.telkey, observation.unit)
         paths = sorted(glob.glob(os.path.join(unit, "*", "*.fits")))
-        library, problems = master_lookup.build_library(
-            root, {path: read_fields(path) for path in paths}
-        )
+        library, problems = build_library(root, {path: read_fields(path) for path in paths})
         for problem in problems:
             log.warning(f"master library: skipped {problem}")
         libraries.append(library)
-    return master_lookup.joined(libraries)
+    return joined(libraries)
 
 
 def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> dict:
     """The lookup's record of the masters chosen for ``frame`` (see
-    :func:`master_lookup.record`), from the ``calibration`` settings (max_days,
+    :func:`skyrms.master_lookup.record`), from the ``calibration`` settings (max_days,
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
     lookup's one line when a type has none in reach."""
     try:
-        observation = master_lookup.observation_of(key, frame, fields)
-        picks = master_lookup.choose(
+        observation = observation_of(key, frame, fields)
+        picks = choose(
             observation,
             unit_masters(roots, observation),
-            master_lookup.max_days_by_type(calibration["max_days"]),
+            max_days_by_type(calibration["max_days"]),
             calibration["dark_exptime"],
         )
     except ValueError as error:
         raise InputError(str(error)) from None
-    return master_lookup.record(picks, sha256_of)
+    return record(picks, sha256_of)
 
 
 def propagate_one_frame(frame, products: dict, calibration: dict, roots, key: str, digest):

@@ -1,4 +1,5 @@
-"""The night's summary: a row per frame from its products' headers, with outliers flagged.
+"""The night's summary: a row per frame from its products' headers, with outliers flagged,
+and a row with its one-line reason for each frame that failed.
 
 Only headers are read, so the table costs a few milliseconds per frame. A
 frame is flagged when its propagated/image RMS ratio or its masked fraction
@@ -6,13 +7,19 @@ lies more than :data:`OUTLIER_SIGMA` robust standard deviations (1.4826 x the
 median absolute deviation, :data:`~skyrms.science.noise_model.MAD_TO_SIGMA`) from the
 median of the frames of the same object and filter; groups of fewer than
 :data:`MIN_GROUP` frames are not judged.
+
+Every run leaves its summary whatever became of its frames (:func:`write_run_tables`):
+``summary.tsv`` for the frames of the run, ``nights/{night}.tsv`` for each night it
+covered (its frames' latest rows) and ``frames.latest.tsv`` with every frame's latest row.
 """
 
+import csv
 import os
+import re
 import statistics
 
 from skyrms.io import keywords as kw
-from skyrms.io.fitsfiles import read_header
+from skyrms.io.fitsfiles import InputError, read_header
 from skyrms.io.tables import write_tsv
 from skyrms.master_lookup import TYPES
 from skyrms.science.noise_model import MAD_TO_SIGMA
@@ -39,7 +46,8 @@ def passes(header, family: kw.Family) -> str:
 def frame_row(key: str, mask_path, bkg_path, rms_path, proprms_path=None) -> dict:
     """One frame's summary values (ADU, days) from the headers of its products."""
     mask, bkg, rms = read_header(mask_path), read_header(bkg_path), read_header(rms_path)
-    row = {"frame": key} | {column: bkg.get(card, "") for column, card in IDENTITY.items()}
+    row = {"frame": key, "status": "ok", "reason": ""}
+    row |= {column: bkg.get(card, "") for column, card in IDENTITY.items()}
     row |= {
         "background_median": bkg.get(kw.BKGMED, ""),
         "image_rms_median": rms.get(kw.RMSMED, ""),
@@ -95,12 +103,94 @@ def flag_outliers(rows: list[dict]) -> None:
                     row["flags"] = ",".join(filter(None, [row["flags"], f"{column}_outlier"]))
 
 
-def write_summary(frames: dict[str, dict[str, str]], output) -> None:
-    """Tab-separated summary, a row per frame key; ``frames`` maps key -> {kind: product path}."""
+def failed_row(key: str, reason: str, fields: dict) -> dict:
+    """The row of a frame whose products were not all made: its identity from its header's
+    keywords (``fields``), and why."""
+    row = {"frame": key, "status": "failed", "reason": reason}
+    return row | {column: fields.get(card, "") for column, card in IDENTITY.items()}
+
+
+def summary_rows(frames: dict[str, dict[str, str]], failures: dict[str, str] | None = None):
+    """A row per frame key of ``frames`` (key -> {kind: product path}), outliers flagged
+    among the frames that were made; a frame in ``failures`` (key -> (reason, header
+    keywords)) gets :func:`failed_row`."""
+    failures = failures or {}
     rows = [
-        frame_row(key, p["mask"], p["bkg"], p["bkgrms"], p.get("proprms"))
-        for key, p in frames.items()
+        failed_row(key, *failures[key]) if key in failures else made_row(key, products)
+        for key, products in frames.items()
     ]
-    flag_outliers(rows)
+    flag_outliers([row for row in rows if row["status"] == "ok"])
+    return rows
+
+
+def made_row(key: str, products: dict[str, str]) -> dict:
+    """:func:`frame_row` of a frame's ``products``; a product that cannot be read fails the
+    frame's row with its one line."""
+    try:
+        return frame_row(key, products["mask"], products["bkg"], products["bkgrms"],
+                         products.get("proprms"))  # fmt: skip
+    except InputError as error:
+        return failed_row(key, str(error), {})
+
+
+def write_rows(rows: list[dict], output) -> None:
+    """The rows as a tab-separated table, their columns in the order they first appear."""
     columns = list(dict.fromkeys(column for row in rows for column in row))
     write_tsv(output, [columns, *([row.get(column, "") for column in columns] for row in rows)])
+
+
+def write_summary(frames: dict[str, dict[str, str]], output) -> None:
+    """Tab-separated summary, a row per frame key; ``frames`` maps key -> {kind: product path}."""
+    write_rows(summary_rows(frames), output)
+
+
+def read_rows(path) -> list[dict]:
+    """The rows of a table that :func:`write_rows` wrote (none if there is no such file)."""
+    try:
+        with open(path, newline="") as handle:
+            return list(csv.DictReader(handle, delimiter="\t"))
+    except FileNotFoundError:
+        return []
+
+
+ERROR_LINE = re.compile(r" ERROR: (.*)$")
+"""The one line a failed job logs (skyrms.job): '{time} {rule} ERROR: {message}'."""
+
+
+def failure_reason(logs) -> str:
+    """Why a frame's products were not all made: the first ERROR line in the logs of its
+    jobs (paths, in the order the jobs run), else that its jobs did not finish."""
+    for log in logs:
+        try:
+            with open(log) as handle:
+                for line in handle:
+                    if match := ERROR_LINE.search(line.rstrip("\n")):
+                        return match.group(1)
+        except FileNotFoundError:
+            continue
+    return "not made: its jobs did not run to the end (an earlier job failed, or the run stopped)"
+
+
+def write_run_tables(rows: list[dict], results, night_of) -> list[str]:
+    """Write a run's summary (its ``rows``) into ``results`` and keep it: ``summary.tsv``
+    (this run), ``nights/{night}.tsv`` for every night of its frames (``night_of(row)``, an
+    ISO date or "" for none: 'undated'), merged with the rows kept there of the night's other
+    frames, and ``frames.latest.tsv``, every frame's latest row. Returns the files written."""
+    written = [os.path.join(results, "summary.tsv")]
+    write_rows(rows, written[0])
+    nights = {}
+    for row in rows:
+        nights.setdefault(night_of(row) or "undated", []).append(row)
+    for night, members in sorted(nights.items()):
+        written.append(os.path.join(results, "nights", f"{night}.tsv"))
+        write_rows(merged(read_rows(written[-1]), members), written[-1])
+    written.append(os.path.join(results, "frames.latest.tsv"))
+    write_rows(merged(read_rows(written[-1]), rows), written[-1])
+    return written
+
+
+def merged(kept: list[dict], new: list[dict]) -> list[dict]:
+    """``kept`` rows with those of the frames in ``new`` replaced by ``new``'s, by frame key,
+    sorted by frame."""
+    rows = {row["frame"]: row for row in kept} | {row["frame"]: row for row in new}
+    return [rows[key] for key in sorted(rows)]

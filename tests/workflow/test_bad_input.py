@@ -18,6 +18,7 @@ from astropy.io import fits
 
 from skyrms.demo import survey
 from skyrms.science import maskbits
+from skyrms.steps.summary import read_rows
 from tests.helpers import input_digests, library_copy, snakemake
 
 FRAMES, _ = survey.plan()
@@ -217,6 +218,7 @@ def night(demo_run, tmp_path_factory):
         case.make(path, data.copy(), header.copy(), unit_calib)
     config = {
         "demo": {"enabled": False},
+        "masters": {"enabled": False},  # the library holds the demo's built masters
         "inputs": {"root": str(root)},
         "calibration": {"root": str(calib)},
     }
@@ -231,14 +233,16 @@ def night(demo_run, tmp_path_factory):
     }
 
 
+def key_of(night, frame):
+    return frame.relative_to(night["root"]).as_posix()[: -len(".fits")]
+
+
 def products(night, frame, rule):
-    key = frame.relative_to(night["root"]).as_posix()[: -len(".fits")]
-    return [night["results"] / (key + suffix) for suffix in PRODUCTS[rule]]
+    return [night["results"] / (key_of(night, frame) + suffix) for suffix in PRODUCTS[rule]]
 
 
 def log_of(night, frame, rule):
-    key = frame.relative_to(night["root"]).as_posix()[: -len(".fits")]
-    return night["results"] / "logs" / rule / f"{key}.log"
+    return night["results"] / "logs" / rule / f"{key_of(night, frame)}.log"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -267,6 +271,29 @@ def test_bad_input(night, case):
         assert all(p.exists() for p in products(night, path, MAB))
     leftovers = [p for p in night["results"].rglob(".*") if p.is_file()]
     assert not leftovers, leftovers
+
+
+def test_the_nights_summary_has_every_frame_and_each_failures_reason(night):
+    """A run that fails frames (--keep-going) still writes its summary: a row per frame, the
+    failed ones with the one line of their job's log; kept by night and in frames.latest."""
+    rows = {row["frame"]: row for row in read_rows(night["results"] / "summary.tsv")}
+    frames = [*night["good"], *(case_path(night["root"], case) for case in CASES)]
+    assert set(rows) == {key_of(night, frame) for frame in frames}
+    for case in CASES:
+        path = case_path(night["root"], case)
+        row = rows[key_of(night, path)]
+        if case.fails_in is None:
+            assert row["status"] == "ok" and float(row["image_rms_median"]) > 0, case.name
+            continue
+        error = next(line for line in log_of(night, path, case.fails_in).read_text().splitlines()
+                     if " ERROR: " in line)  # fmt: skip
+        assert (row["status"], row["reason"]) == ("failed", error.split(" ERROR: ")[1]), case.name
+    assert all(rows[key_of(night, frame)]["status"] == "ok" for frame in night["good"])
+    nights = sorted((night["results"] / "nights").glob("*.tsv"))
+    kept = [row for table in nights for row in read_rows(table)]
+    assert sorted(row["frame"] for row in kept) == sorted(rows)
+    latest = read_rows(night["results"] / "frames.latest.tsv")
+    assert {row["frame"]: row for row in latest} == rows
 
 
 def test_good_frames_finish_and_inputs_are_untouched(night):

@@ -41,6 +41,7 @@ def real_data(root, **inputs):
     """Configuration for an archive at ``root`` with the demo's master library beside it."""
     return {
         "demo": {"enabled": False},
+        "masters": {"enabled": False},  # the library holds the demo's built masters
         "inputs": {"root": str(root), **inputs},
         "calibration": {"root": str(root.parent / "calib")},
     }

@@ -140,7 +140,8 @@ def final_products():
 def where_things_are():
     """The lines printed at the end of a successful run: where to look next."""
     lines = [
-        f"skyrms: {len(FRAMES)} frames. Summary: {os.path.join(RESULTS, 'summary.tsv')}",
+        f"skyrms: {len(FRAMES)} frames. Summary: {os.path.join(RESULTS, 'summary.tsv')}, "
+        f"by night in {os.path.join(RESULTS, 'nights')}/",
         (
             f"Products: beside each frame in {ROOT}"
             if OUTDIR == ROOT
