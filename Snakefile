@@ -14,6 +14,7 @@ include: "workflow/rules/chain.smk"
 include: "workflow/rules/masters.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/weight.smk"
+include: "workflow/rules/night.smk"
 include: "workflow/rules/report.smk"
 
 

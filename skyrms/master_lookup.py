@@ -146,6 +146,7 @@ def choose(
     max_days: dict[str, float],
     dark_exptime: str = "exact",
     types: tuple[str, ...] = TYPES,
+    searched: tuple[str, ...] = (),
 ) -> dict[str, Pick]:
     """The chosen master of each of ``types`` for ``frame``.
 
@@ -154,7 +155,8 @@ def choose(
     largest allowed time distance per type (days);
     ``dark_exptime`` is "exact" (the dark's EXPTIME must equal the frame's) or
     "nearest" (the nearest exposure time, to be scaled). Raises
-    :class:`NoMasterError` naming the type, the frame and the nearest candidate.
+    :class:`NoMasterError` naming the type, the frame and the nearest candidate, or the
+    folders ``searched`` (library roots) when there is none at all.
     """
     chosen = {}
     for imagetyp in types:
@@ -170,21 +172,29 @@ def choose(
         ]
         if not within:
             candidates = [m for m in group if matches(m, frame, dark_exptime)]
-            raise NoMasterError(no_master_message(frame, imagetyp, candidates, days))
+            raise NoMasterError(no_master_message(frame, imagetyp, candidates, days, searched))
         best = min(within, key=lambda m: preference(m, frame))
         chosen[imagetyp] = Pick(best, best.mjd - frame.mjd)
     return chosen
 
 
-def no_master_message(frame: Observation, imagetyp: str, candidates, max_days: float) -> str:
-    """One line saying that no master of ``imagetyp`` fits ``frame``, and the nearest one."""
+def no_master_message(
+    frame: Observation, imagetyp: str, candidates, max_days: float, searched=()
+) -> str:
+    """One line saying that no master of ``imagetyp`` fits ``frame``, and the nearest one, or
+    where none was found (the unit's folder of that type under each root ``searched``)."""
     what = {"DARK": f" of {frame.exptime:g} s", "FLAT": f" in {frame.filter}"}.get(imagetyp, "")
     text = (
         f"{frame.name}: no master {imagetyp.lower()}{what} for {frame.observatory}/"
         f"{frame.telkey}/{frame.unit} within {max_days:g} days"
     )
     if not candidates:
-        return text + f" (no {imagetyp.lower()}{what} in the library at all)"
+        folders = [
+            os.path.join(root, frame.observatory, frame.telkey, frame.unit, imagetyp)
+            for root in searched
+        ]
+        where = " or ".join(folders) or "the library"
+        return text + f" (no {imagetyp.lower()}{what} in {where} at all)"
     nearest = min(candidates, key=lambda m: (abs(m.mjd - frame.mjd), m.path))
     return text + f"; nearest is {nearest.path}, {abs(nearest.mjd - frame.mjd):.2f} days away"
 
@@ -239,20 +249,34 @@ def choose_for_frames(
     max_days: dict,
     dark_exptime: str,
     digest,
+    searched: tuple[str, ...] = (),
 ) -> dict[str, tuple[dict | None, str | None]]:
     """For each frame key: (the recorded choice, None) or (None, the one-line error).
 
-    ``digest`` gives a master's SHA-256 from its path, for the record.
+    ``digest`` gives a master's SHA-256 from its path, for the record; ``searched`` are the
+    library roots the masters come from, named when a type has none at all.
     """
     chosen = {}
     for key, path in frames.items():
         try:
             observation = observation_of(key, path, frame_fields[path])
-            picks = choose(observation, groups, max_days, dark_exptime)
+            picks = choose(observation, groups, max_days, dark_exptime, TYPES, searched)
             chosen[key] = (record(picks, digest), None)
         except ValueError as error:
             chosen[key] = (None, str(error))
     return chosen
+
+
+def common_failures(choices: dict) -> dict[str, int]:
+    """Reasons shared by several frames' failed lookups (see :func:`choose_for_frames`), each
+    with how many: a unit without any master of a type says so once. A reason is the
+    error's text after the frame's path."""
+    reasons = {}
+    for _, error in choices.values():
+        if error:
+            reason = error.split(": ", 1)[-1]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return {reason: count for reason, count in reasons.items() if count > 1}
 
 
 def max_days_by_type(setting) -> dict[str, float]:

@@ -5,36 +5,53 @@ remakes the products older than it (made with other settings) whichever folder i
 from, where its own record of the parameters lives in the folder it runs from. The date
 is kept inside the stamp too and put back on the file when a copy that did not keep times
 (``cp -r``) changed it, so a copied results folder reruns nothing.
+
+A run that makes nothing (a dry run, a report) leaves the stamp as it is: when its settings
+differ, it gets a preview stamp instead, dated now, so that it shows what a run would
+remake, and the next real run with the stamp's own settings remakes nothing.
 """
 
 import json
 import os
+import tempfile
 import time
-
-from skyrms.io.fitsfiles import atomic_path
 
 FOLDER = os.path.join(".skyrms", "settings")
 """Where the stamps are, inside the results folder."""
 
 
-def settings_stamp(results, rule: str, settings) -> str:
-    """The path of ``rule``'s stamp in ``results``, holding ``settings`` (JSON-serialisable):
-    written, and dated now, when it holds other settings (or none); else its file's time
-    set back to when they last changed."""
+def settings_stamp(results, rule: str, settings, preview: bool = False) -> str:
+    """The path of ``rule``'s stamp in ``results`` for ``settings`` (JSON-serialisable).
+
+    The stamp is written and dated now when it holds other settings (or none), else its
+    file's time is set back to when they last changed. With ``preview`` it is only read,
+    and other settings get ``{rule}.preview.json`` instead, dated now.
+    """
     path = os.path.join(results, FOLDER, f"{rule}.json")
     try:
         with open(path) as handle:
             recorded = json.load(handle)
         if recorded["settings"] == json.loads(json.dumps(settings)):
             changed = int(recorded["changed_ns"])
-            if os.stat(path).st_mtime_ns != changed:
+            if os.stat(path).st_mtime_ns != changed and not preview:
                 os.utime(path, ns=(changed, changed))
             return path
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # no stamp, or not one of ours: write it
-    changed = time.time_ns()
-    with atomic_path(path) as temporary:
-        record = {"changed_ns": changed, "settings": settings}
-        temporary.write_text(json.dumps(record, sort_keys=True, indent=1))
-        os.utime(temporary, ns=(changed, changed))
+        pass  # no stamp, or not one of ours: write one
+    if preview:
+        path = os.path.join(results, FOLDER, f"{rule}.preview.json")
+    write(path, settings)
     return path
+
+
+def write(path, settings) -> None:
+    """Write a stamp of ``settings`` dated now; concurrent runs may each write it (every
+    writer renames its own temporary file into place)."""
+    changed = time.time_ns()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=os.path.dirname(path), prefix=".stamp.", delete=False
+    ) as handle:
+        json.dump({"changed_ns": changed, "settings": settings}, handle, sort_keys=True, indent=1)
+    os.utime(handle.name, ns=(changed, changed))
+    os.replace(handle.name, path)

@@ -69,6 +69,7 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
             unit_masters(roots, observation),
             max_days_by_type(calibration["max_days"]),
             calibration["dark_exptime"],
+            searched=tuple(roots),
         )
     except ValueError as error:
         raise InputError(str(error)) from None

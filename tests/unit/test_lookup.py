@@ -18,6 +18,7 @@ from skyrms.master_lookup import (
     build_library,
     choose,
     choose_for_frames,
+    common_failures,
     library_paths,
     max_days_by_type,
 )
@@ -104,6 +105,22 @@ def test_dark_of_the_nearest_exposure_time_when_allowed():
 def test_error_when_the_library_has_none_of_a_type():
     with pytest.raises(NoMasterError, match=r"frame.fits: no master flat in m600 .* at all"):
         choose(FRAME, library(*BASE[:2]), DAYS)
+
+
+def test_a_type_missing_altogether_names_the_folders_searched_and_is_said_once():
+    searched = ("calib", "results/masters")
+    folders = " or ".join(f"{root}/7DT/7DT_C361K_HIGH_1x1/7DT02/FLAT" for root in searched)
+    with pytest.raises(NoMasterError, match=f"\\(no flat in m600 in {folders} at all\\)$"):
+        choose(FRAME, library(*BASE[:2]), DAYS, searched=searched)
+    frames = {f"{'/'.join(UNIT[:2])}/T00528/7DT02/m600/{n}": f"{n}.fits" for n in "abc"}
+    fields = dict.fromkeys(frames.values(), {"DATE-OBS": "2025-11-20T04:48:00", "EXPTIME": 100.0,
+                                           "FILTER": "m600", "TELESCOP": "7DT02"})  # fmt: skip
+    choices = choose_for_frames(
+        frames, fields, library(*BASE[:2]), DAYS, "exact", lambda path: "0" * 64, searched,
+    )  # fmt: skip
+    assert all(error.endswith(f"{folders} at all)") for _, error in choices.values())
+    [(reason, count)] = common_failures(choices).items()
+    assert count == 3 and reason.startswith("no master flat in m600 for")
 
 
 def test_frames_with_bad_headers_fail_alone():

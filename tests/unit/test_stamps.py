@@ -38,3 +38,13 @@ def test_a_broken_stamp_is_written_again(tmp_path):
     settings_stamp(tmp_path, "rule", SETTINGS)
     with open(path) as handle:
         assert '"compress": false' in handle.read()
+
+
+def test_a_preview_leaves_the_stamp_as_it_is(tmp_path):
+    path = settings_stamp(tmp_path, "rule", SETTINGS)
+    os.utime(path, (1000.0, 1000.0))
+    changed = {**SETTINGS, "compress": True}
+    preview = settings_stamp(tmp_path, "rule", changed, preview=True)
+    assert preview != path and os.stat(preview).st_mtime > 1000
+    assert settings_stamp(tmp_path, "rule", SETTINGS, preview=True) == path
+    assert os.stat(path).st_mtime == 1000.0  # not even its date put back

@@ -226,6 +226,7 @@ def night(demo_run, tmp_path_factory):
     run = snakemake(base / "run", "--keep-going", config=config, check=False)
     return {
         "run": run,
+        "config": config,
         "root": root,
         "results": base / "run" / "results",
         "good": [root / Path(f.relpath).relative_to("scidata") for f in good],
@@ -294,6 +295,13 @@ def test_the_nights_summary_has_every_frame_and_each_failures_reason(night):
     assert sorted(row["frame"] for row in kept) == sorted(rows)
     latest = read_rows(night["results"] / "frames.latest.tsv")
     assert {row["frame"]: row for row in latest} == rows
+
+
+def test_a_report_of_a_night_with_failures_shows_what_was_made(night, tmp_path):
+    report = tmp_path / "report.html"
+    made = snakemake(night["results"].parent, "--report", str(report), config=night["config"])
+    assert made.returncode == 0 and report.stat().st_size > 0
+    assert "summary.tsv" in made.stdout or report.exists()
 
 
 def test_good_frames_finish_and_inputs_are_untouched(night):

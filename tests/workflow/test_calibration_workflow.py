@@ -123,8 +123,9 @@ NO_QUICKLOOKS = {"outputs": {"quicklook": False}}
 def test_no_master_in_reach_fails_that_frame_only(synced):
     flats = [m for m in MASTERS if m.imagetyp == "FLAT" and m.unit == "7DT05" and m.filter == "r"]
     for flat in flats:  # the masters, and the raw frames of those built from them
-        for relpath in (flat.relpath, *(raw.relpath for raw in flat.raws)):
-            (synced / "demo" / relpath).unlink()
+        master_file(synced, flat).unlink()
+        for raw in flat.raws:
+            (synced / "demo" / raw.relpath).unlink()
     for product in (synced / "results").rglob("*.proprms.fits"):
         product.unlink()
     # quick-looks off: they are not what this test is about, and they are a third of the run

@@ -18,6 +18,7 @@ from skyrms.io.keywords import EXTENSION_CARDS
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
 from skyrms.steps import mask_and_background, propagated_rms, weight
+from tests.helpers import master_file
 
 FRAMES, MASTERS = survey.plan()
 SETTINGS = {"gain": None, "read_noise": None, "combine": "mean", "dark_bias": "same",
@@ -25,15 +26,15 @@ SETTINGS = {"gain": None, "read_noise": None, "combine": "mean", "dark_bias": "s
 KINDS = ("mask", "bkg", "bkgrms", "proprms", "weight")
 
 
-def products(root, frame, outdir, compress):
-    """Run the chain on one demo frame in one format; the paths of its products."""
-    path = str(root / frame.relpath)
+def products(run, frame, outdir, compress):
+    """Run the chain on one demo frame of the demo ``run`` in one format; its products."""
+    path = str(run / "demo" / frame.relpath)
     maps = {kind: str(outdir / f"frame.{kind}.fits") for kind in KINDS}
     mask_and_background.mask_and_background(
         path, maps["mask"], maps["bkg"], maps["bkgrms"], MaskParams(),
         BackgroundParams(box_size=64), [], compress=compress,
     )  # fmt: skip
-    choice = {m.imagetyp: {"path": str(root / m.relpath), "days": 0.0}
+    choice = {m.imagetyp: {"path": str(master_file(run, m)), "days": 0.0}
               for m in survey.frame_masters(frame)}  # fmt: skip
     propagated_rms.propagated_rms(
         path, maps["bkg"], maps["bkgrms"], choice, maps["proprms"], SETTINGS, read_fields(path),
@@ -52,9 +53,9 @@ def is_plain(path) -> bool:
 @pytest.fixture(scope="module", params=[FRAMES[0], FRAMES[-1]], ids=lambda f: f.relpath[-30:-5])
 def both_formats(demo_run, tmp_path_factory, request):
     """One demo frame's products written plain and compressed."""
-    root, folder = demo_run / "demo", tmp_path_factory.mktemp("formats")
+    folder = tmp_path_factory.mktemp("formats")
     return tuple(
-        products(root, request.param, folder / name, compress)
+        products(demo_run, request.param, folder / name, compress)
         for name, compress in (("plain", False), ("compressed", True))
     )
 

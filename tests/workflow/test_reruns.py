@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -148,6 +149,8 @@ def test_a_second_run_on_the_same_products_is_refused_and_disjoint_runs_both_fin
 ):
     workdir = tmp_path / "shared"
     shutil.copytree(demo_run / "demo", workdir / "demo", symlinks=True)
+    masters = Path("results", "masters")  # built: the two runs would both want to build them
+    shutil.copytree(demo_run / masters, workdir / masters, symlinks=True)
     settings = yaml.safe_load((REPO / "config.yaml").read_text())
     settings["outputs"]["quicklook"] = False  # not what this test is about: a quicker run
     (workdir / "config.yaml").write_text(yaml.safe_dump(settings))

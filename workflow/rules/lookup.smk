@@ -110,6 +110,7 @@ def master_choices(frames):
         MAX_DAYS,
         CALIBRATION["dark_exptime"],
         master_digest,
+        LIBRARY_ROOTS,
     )
 
 
@@ -188,6 +189,8 @@ PREREQUISITES, PLANNED_DIGESTS = prerequisites()
 FRAMES = {**FRAMES, **rechosen_frames()}
 check_output_folders()
 CHOICES = master_choices(FRAMES) if CALIBRATION["enabled"] else {}
+for reason, count in master_lookup.common_failures(CHOICES).items():
+    logger.warning(f"Master lookup: {count} frames: {reason}")
 
 
 # Inputs from the archive are ancient(): a sync that rewrites them with new

@@ -94,8 +94,9 @@ FRAMES = time_selection(CANDIDATES)
 
 
 def stamp(rule, settings):
-    """The settings stamp of ``rule`` in RESULTS, an input of its jobs (skyrms.io.stamps)."""
-    return stamps.settings_stamp(RESULTS, rule, settings)
+    """The settings stamp of ``rule`` in RESULTS, an input of its jobs (skyrms.io.stamps);
+    a dry run or a report only previews it."""
+    return stamps.settings_stamp(RESULTS, rule, settings, preview=DRY_RUN or REPORTING)
 
 
 def product(kind):

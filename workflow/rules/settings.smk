@@ -8,6 +8,7 @@ there yet, and checks that the folders and files the settings name can be read.
 """
 
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -18,6 +19,15 @@ from skyrms.demo import survey
 from skyrms.io.fitsfiles import InputError
 
 min_version("9.0")
+
+REPORTING = "--report" in sys.argv and "--report-after-run" not in sys.argv
+"""Whether this invocation only makes the report (Snakemake runs no job for it)."""
+DRY_RUN = any(
+    argument in ("--dry-run", "--dryrun")
+    or (argument[:1] == "-" and argument[1:].isalpha() and "n" in argument[1:])
+    for argument in sys.argv[1:]
+)
+"""Whether this invocation is a dry run (-n, -np, --dry-run): it only says what it would do."""
 
 CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles] or [
     os.path.join(workflow.basedir, "config.yaml")
