@@ -6,9 +6,12 @@ from, where its own record of the parameters lives in the folder it runs from. T
 is kept inside the stamp too and put back on the file when a copy that did not keep times
 (``cp -r``) changed it, so a copied results folder reruns nothing.
 
-A run that makes nothing (a dry run, a report) leaves the stamp as it is: when its settings
-differ, it gets a preview stamp instead, dated now, so that it shows what a run would
-remake, and the next real run with the stamp's own settings remakes nothing.
+A results folder's first stamp of a rule is dated at the epoch: the products already there
+(made before stamps were kept, or copied in) count as made with those settings, and only a
+change remakes them. A run that makes nothing (a dry run, a report) leaves the stamp as it
+is: when its settings differ, it gets a preview stamp instead, dated now, so that it shows
+what a run would remake, and the next real run with the stamp's own settings remakes
+nothing.
 """
 
 import json
@@ -23,31 +26,33 @@ FOLDER = os.path.join(".skyrms", "settings")
 def settings_stamp(results, rule: str, settings, preview: bool = False) -> str:
     """The path of ``rule``'s stamp in ``results`` for ``settings`` (JSON-serialisable).
 
-    The stamp is written and dated now when it holds other settings (or none), else its
-    file's time is set back to when they last changed. With ``preview`` it is only read,
-    and other settings get ``{rule}.preview.json`` instead, dated now.
+    The stamp is written and dated now when it holds other settings, at the epoch when
+    there is none (or none of ours); else its file's time is set back to when they last
+    changed. With ``preview`` an existing stamp is only read, and other settings get
+    ``{rule}.preview.json`` instead, dated now.
     """
     path = os.path.join(results, FOLDER, f"{rule}.json")
     try:
         with open(path) as handle:
             recorded = json.load(handle)
-        if recorded["settings"] == json.loads(json.dumps(settings)):
-            changed = int(recorded["changed_ns"])
-            if os.stat(path).st_mtime_ns != changed and not preview:
-                os.utime(path, ns=(changed, changed))
-            return path
+        wanted = json.loads(json.dumps(settings))
+        changed = int(recorded["changed_ns"])
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # no stamp, or not one of ours: write one
+        write(path, settings, 0)  # the first: the products there count as made with these
+        return path
+    if recorded.get("settings") == wanted:
+        if os.stat(path).st_mtime_ns != changed and not preview:
+            os.utime(path, ns=(changed, changed))
+        return path
     if preview:
         path = os.path.join(results, FOLDER, f"{rule}.preview.json")
-    write(path, settings)
+    write(path, settings, time.time_ns())
     return path
 
 
-def write(path, settings) -> None:
-    """Write a stamp of ``settings`` dated now; concurrent runs may each write it (every
-    writer renames its own temporary file into place)."""
-    changed = time.time_ns()
+def write(path, settings, changed: int) -> None:
+    """Write a stamp of ``settings`` dated ``changed`` (ns since the epoch); concurrent runs
+    may each write it (every writer renames its own temporary file into place)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tempfile.NamedTemporaryFile(
         "w", dir=os.path.dirname(path), prefix=".stamp.", delete=False
