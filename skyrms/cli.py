@@ -69,8 +69,9 @@ def invalid_spec(args) -> blanks.InvalidSpec:
 
 
 def load_config(path) -> dict:
-    """The configuration file, validated (:func:`skyrms.config.load`); empty without one."""
-    return {} if path is None else config.load(path)
+    """The configuration file, validated and completed with the schema's defaults
+    (:func:`skyrms.config.load`); the defaults alone without one."""
+    return config.validated({}) if path is None else config.load(path)
 
 
 def circle_specs(args) -> list[dict]:
@@ -86,15 +87,14 @@ def compressed(args) -> bool:
     config file, else plain."""
     if args.compress is not None:
         return args.compress
-    return load_config(args.configfile).get("outputs", {}).get("compress", False)
+    return load_config(args.configfile)["outputs"]["compress"]
 
 
 def calibration_of(args) -> dict | None:
     """The ``calibration`` settings ``skyrms run`` propagates the RMS with: the config file's
     (its defaults without one), with ``--calibration-root`` over its root; None without a
     library or with calibration.enabled false."""
-    settings = load_config(args.configfile) or config.validated({})
-    calibration = dict(settings["calibration"])
+    calibration = dict(load_config(args.configfile)["calibration"])
     if args.calibration_root:
         calibration.update(root=args.calibration_root, enabled=True)
     return calibration if calibration["enabled"] and calibration.get("root") else None
@@ -103,7 +103,7 @@ def calibration_of(args) -> dict | None:
 def library_roots(args, calibration: dict) -> list[str]:
     """The folders masters are looked up in: the library, and the built masters' folder of
     the config file (masters.root, else {outputs.results}/masters) where it exists."""
-    settings = load_config(args.configfile) or config.validated({})
+    settings = load_config(args.configfile)
     built = settings["masters"]["root"] or str(Path(settings["outputs"]["results"], "masters"))
     return [calibration["root"], *([built] if Path(built).is_dir() else [])]
 
@@ -112,7 +112,7 @@ def weight_source(args, calibrated: bool) -> str:
     """Which RMS map ``skyrms run`` inverts into a weight map: ``--weight``, else
     ``outputs.weight`` of the config file; "none" for no weight map. A propagated-RMS weight
     needs the masters (``calibrated``)."""
-    wanted = args.weight or load_config(args.configfile).get("outputs", {}).get("weight", "none")
+    wanted = args.weight or load_config(args.configfile)["outputs"]["weight"]
     if wanted == "propagated" and not calibrated:
         raise InputError(
             "outputs.weight: propagated needs a master library (calibration.root in "
@@ -139,8 +139,7 @@ def run_chain(args) -> None:
     """All steps on one frame, the propagated RMS too with a master library (see
     :mod:`skyrms.steps.one_frame`); the chain leaves all its products or none."""
     settings = load_config(args.configfile)
-    if settings:
-        config.check_paths(settings)
+    config.check_paths(settings)
     calibration = calibration_of(args)
     out = products_of(args.frame, args.outdir)
     weight, compress = weight_source(args, calibration is not None), compressed(args)
@@ -149,10 +148,10 @@ def run_chain(args) -> None:
         args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args),
         background_params(args), circle_specs(args), invalid_spec(args), digest, compress,
     )  # fmt: skip
-    made = [kind for kind in CHAIN if kind in ("mask", "bkg", "bkgrms")]
+    made = ["mask", "bkg", "bkgrms"]
     with all_or_none(*out.values()):
         if calibration:
-            key = one_frame.key_of(args.frame, (settings.get("inputs") or {}).get("root"))
+            key = one_frame.key_of(args.frame, settings["inputs"].get("root"))
             roots = library_roots(args, calibration)
             one_frame.propagate_one_frame(args.frame, out, calibration, roots, key, digest)
             made += ["masters", "proprms"]
@@ -183,8 +182,9 @@ def plain_copies(args) -> None:
             for kind in kinds
             if record.status[kind] != "missing"
         ]
-        if stale := [source for source, _ in pairs if source in stale_products(records)]:
-            print(f"skyrms: {len(stale)} of these products are stale", file=sys.stderr)
+        stale = stale_products(records)
+        if count := sum(source in stale for source, _ in pairs):
+            print(f"skyrms: {count} of these products are stale", file=sys.stderr)
     for source, target in pairs:
         if Path(target).resolve() == Path(source).resolve():
             raise InputError(f"{source}: the copy would replace it; choose another --outdir")
