@@ -135,12 +135,16 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
     return {kind: str(Path(outdir) / (stem + PRODUCTS[kind])) for kind in CHAIN}
 
 
+RUN_PATHS = ("calibration.root", "background.bad_pixel_mask")
+"""The path settings ``skyrms run`` reads (the master library with a propagation)."""
+
+
 def run_chain(args) -> None:
     """All steps on one frame, the propagated RMS too with a master library (see
     :mod:`skyrms.steps.one_frame`); the chain leaves all its products or none."""
     settings = load_config(args.configfile)
-    config.check_paths(settings)
     calibration = calibration_of(args)
+    config.check_paths(settings | {"calibration": calibration or {"enabled": False}}, RUN_PATHS)
     out = products_of(args.frame, args.outdir)
     weight, compress = weight_source(args, calibration is not None), compressed(args)
     digest = one_frame.frame_digest(args.frame)

@@ -119,11 +119,13 @@ def used_paths(config: dict) -> dict[str, str]:
     }
 
 
-def check_paths(config: dict) -> None:
+def check_paths(config: dict, names=(*FOLDERS, *FILES)) -> None:
     """Raise :class:`InputError` naming the setting and the path of the first folder or file
-    that the configuration reads (:func:`used_paths`) and that does not exist, is not a
-    folder (a file), or cannot be read."""
+    among the settings ``names`` that the configuration reads (:func:`used_paths`) and that
+    does not exist, is not a folder (a file), or cannot be read."""
     for name, path in used_paths(config).items():
+        if name not in names:
+            continue
         folder = name in FOLDERS
         if not os.path.exists(path):
             raise InputError(f"{name}: {path} does not exist")

@@ -55,7 +55,7 @@ def run(command: list, folder) -> None:
 
 @needs_sextractor
 @needs_swarp
-def test_the_readmes_commands_run_as_written(folder):
+def test_the_readmes_commands_run_as_written(folder, monkeypatch):
     shell, sextractor, swarp, plain = readme_blocks("bash")
     script = "\n".join([shell, sextractor, swarp])
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=folder,
@@ -67,7 +67,8 @@ def test_the_readmes_commands_run_as_written(folder):
     assert fits.getdata(folder / "coadd.weight.fits").max() > 0
     namespace = {}
     (python,) = readme_blocks("python")
-    exec(compile(python, "README.md", "exec"), namespace)  # in the folder's files
+    monkeypatch.chdir(folder)  # the recipe's paths are the demo run's
+    exec(compile(python, "README.md", "exec"), namespace)
     assert len(namespace["table"]) == len(namespace["objects"]) > 100
     assert np.all(namespace["flux_error"] > 0)
     ratio = namespace["table"]["aperture_sum_err"] / namespace["flux_error"]  # two samplings
