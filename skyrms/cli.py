@@ -101,8 +101,11 @@ def calibration_of(args) -> dict | None:
 
 
 def library_roots(args, calibration: dict) -> list[str]:
-    """The folders masters are looked up in: the library, and the built masters' folder of
-    the config file (masters.root, else {outputs.results}/masters) where it exists."""
+    """The folders masters are looked up in: the library, and with a config file the folder
+    of the masters the workflow built (masters.root, else {outputs.results}/masters) where
+    it exists."""
+    if args.configfile is None:
+        return [calibration["root"]]
     settings = load_config(args.configfile)
     built = settings["masters"]["root"] or str(Path(settings["outputs"]["results"], "masters"))
     return [calibration["root"], *([built] if Path(built).is_dir() else [])]
@@ -141,7 +144,9 @@ RUN_PATHS = ("calibration.root", "background.bad_pixel_mask")
 
 def run_chain(args) -> None:
     """All steps on one frame, the propagated RMS too with a master library (see
-    :mod:`skyrms.steps.one_frame`); the chain leaves all its products or none."""
+    :mod:`skyrms.steps.one_frame`). Products made together stand or fall together, as the
+    workflow's jobs' do: the mask and maps, the masters record and the propagated RMS, the
+    weight; a step that fails leaves the earlier steps' products complete."""
     settings = load_config(args.configfile)
     calibration = calibration_of(args)
     config.check_paths(settings | {"calibration": calibration or {"enabled": False}}, RUN_PATHS)
@@ -153,16 +158,17 @@ def run_chain(args) -> None:
         background_params(args), circle_specs(args), invalid_spec(args), digest, compress,
     )  # fmt: skip
     made = ["mask", "bkg", "bkgrms"]
-    with all_or_none(*out.values()):
-        if calibration:
-            key = one_frame.key_of(args.frame, settings["inputs"].get("root"))
-            roots = library_roots(args, calibration)
-            one_frame.propagate_one_frame(args.frame, out, calibration, roots, key, digest)
-            made += ["masters", "proprms"]
-        if weight != "none":
-            rms = out["proprms" if weight == "propagated" else "bkgrms"]
-            weight_map(rms, out["mask"], out["weight"], compress)
-            made.append("weight")
+    if calibration:
+        key = one_frame.key_of(args.frame, settings["inputs"].get("root"))
+        with all_or_none(out["masters"], out["proprms"]):
+            one_frame.propagate_one_frame(
+                args.frame, out, calibration, library_roots(args, calibration), key, digest
+            )
+        made += ["masters", "proprms"]
+    if weight != "none":
+        rms = out["proprms" if weight == "propagated" else "bkgrms"]
+        weight_map(rms, out["mask"], out["weight"], compress)
+        made.append("weight")
     for kind in made:
         print(out[kind])
 

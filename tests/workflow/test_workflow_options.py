@@ -139,3 +139,19 @@ def resolved(record: dict, base) -> dict:
         | {key: choice[key] for key in ("days", "exptime", "filter", "ncombine")}
         for imagetyp, choice in record.items()
     }
+
+
+def test_command_line_without_a_master_in_reach_keeps_the_maps_and_says_why(
+    demo_run, tmp_path, capsys
+):
+    frame = demo_run / "demo" / FRAMES[0].relpath
+    (tmp_path / "empty").mkdir()
+    run = ["run", str(frame), "-o", str(tmp_path), "--calibration-root", str(tmp_path / "empty")]
+    assert cli.main(run) == 1
+    unit = f"{tmp_path / 'empty'}/7DT/7DT_C361K_HIGH_1x1/{FRAMES[0].unit}/BIAS"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"skyrms: error: {frame}: no master bias for 7DT/7DT_C361K_HIGH_1x1/{FRAMES[0].unit} "
+        f"within 7 days (no bias in {unit} at all)"
+    )
+    made = sorted(path.name.split(".", 1)[1] for path in tmp_path.glob("*.fits"))
+    assert made == ["bkg.fits", "bkgrms.fits", "mask.fits"]  # the maps; no propagated RMS
