@@ -14,14 +14,11 @@ JOB_ENVIRONMENT = {
 
 numpy asks the kernel for huge pages for large arrays; where the kernel then compacts
 memory on the first touch (Linux's default THP setting "madvise"), every fresh full-frame
-array costs 0.4-0.7 s instead of 0.1 s. Measured on 9576x6388 frames: mask_and_background
-13.3 -> 10.3 s, propagated_rms 5.2 -> 4.0 s.
-
-The two MALLOC_ variables (glibc's; other C libraries ignore them) keep the memory of
-arrays up to 32 MB (the slabs of rows that jobs work through) in the process when they
-are freed, instead of giving it back to the kernel and faulting fresh zeroed pages in
-for the next slab. Measured on one 9576x6388 frame with every master error map:
-propagated_rms 6.1-6.5 -> 3.2-3.7 s (the arithmetic of its 256-row slabs 1.8 -> 0.6 s).
+array waits for it. The two MALLOC_ variables (glibc's; other C libraries ignore them)
+keep the memory of arrays up to 32 MB (the slabs of rows that jobs work through) in the
+process when they are freed, instead of giving it back to the kernel and faulting fresh
+zeroed pages in for the next slab. What each saves is measured in docs/performance.md
+("Huge pages and the allocator").
 """
 
 

@@ -22,10 +22,8 @@ def largest_frame():
 def memory_mb(rule):
     """Memory to reserve for one job of ``rule``, MB, from the largest frame's size.
 
-    Peak resident memory per frame pixel plus the interpreter and libraries
-    (100 MB), set when the rules peaked at 1.46, 1.28 and 0.70 GB on a
-    9576x6388 frame. They now peak at about 1.12 and 0.58 GB (python -m
-    benchmarks.benchmark, 2026-12-03); the difference is kept as headroom.
+    Peak resident memory per frame pixel plus the interpreter and libraries (100 MB),
+    with headroom over what the benchmark measures on full frames (docs/performance.md).
     """
     bytes_per_pixel = {
         "mask_and_background": 24,
