@@ -69,19 +69,38 @@ def image_hdu(hdul: fits.HDUList, path) -> fits.ImageHDU | fits.PrimaryHDU:
 @contextmanager
 def fits_errors(path):
     """Turn any failure to read a FITS file inside the block into an :class:`InputError`
-    whose message names ``path`` and the problem (a truncated file included)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
+    whose message names ``path`` and the problem (a truncated file included).
+
+    astropy says a file is truncated with a warning while it opens it; the warning is noted
+    (and the file opened and closed as usual, not left open by an exception raised inside
+    astropy) and the block fails when it ends. Other warnings are passed on.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", "File may have been truncated", AstropyUserWarning)
+        try:
             yield
-    except InputError:
-        raise
-    except AstropyUserWarning as truncated:
-        raise InputError(f"{path}: truncated ({truncated})") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (OSError, ValueError, TypeError, IndexError) as error:
-        raise InputError(f"{path}: not a readable FITS file ({error})") from None
+        except InputError:
+            raise
+        except FileNotFoundError:
+            raise InputError(f"{path}: file not found") from None
+        except (OSError, ValueError, TypeError, IndexError) as error:
+            raise InputError(
+                truncation(path, caught) or f"{path}: not a readable FITS file ({error})"
+            ) from None
+        finally:
+            passed_on = [w for w in caught if not truncation(path, [w])]
+    for warning in passed_on:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if problem := truncation(path, caught):
+        raise InputError(problem)
+
+
+def truncation(path, caught) -> str:
+    """The one line saying ``path`` is truncated, if astropy warned so (``caught``), else ""."""
+    for warning in caught:
+        if "File may have been truncated" in str(warning.message):
+            return f"{path}: truncated ({warning.message})"
+    return ""
 
 
 @contextmanager

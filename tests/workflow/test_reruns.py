@@ -161,7 +161,8 @@ def test_a_second_run_on_the_same_products_is_refused_and_disjoint_runs_both_fin
     targets = [f"results/{key_of(frame)}.proprms.fits" for frame in FRAMES[:2]]
     both = [subprocess.Popen([*command, target], stdout=subprocess.PIPE, text=True)
             for target in targets]  # fmt: skip
-    assert [run.wait() for run in both] == [0, 0], [run.stdout.read()[-2000:] for run in both]
+    said = [run.communicate()[0][-2000:] for run in both]
+    assert [run.returncode for run in both] == [0, 0], said
     assert all((workdir / target).exists() for target in targets)
     everything = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     locks = workdir / ".snakemake" / "locks"
