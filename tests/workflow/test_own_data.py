@@ -28,7 +28,7 @@ PATHS = {"/data/7DT/scidata": "scidata", "/data/7DT/calib": "calib",
 def recipe() -> str:
     """The configuration file of the README's "Your own data", as written there."""
     text = (REPO / "README.md").read_text()
-    section = re.split(r"\n##+ ", text.split("\n### Your own data\n")[1])[0]
+    section = re.split(r"\n##+ ", text.split("\n## Your own data\n")[1])[0]
     (config,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
     return config
 

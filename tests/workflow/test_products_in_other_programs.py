@@ -1,6 +1,7 @@
 """The products in the programs they are made for: SExtractor, SWarp, photutils and SEP.
 
-The README's "Using the products" commands run as they are written in a finished demo run;
+The commands of docs/products.md's "Using the products" run as they are written in a finished
+demo run;
 then SExtractor and SWarp run again to show that each map was really used. The programs are
 Debian's (`.ci/run` installs them); without them these tests skip.
 """
@@ -30,8 +31,8 @@ COLUMNS = ("NUMBER", "X_IMAGE", "Y_IMAGE", "FLUX_AUTO", "FLUXERR_AUTO")
 
 
 def readme_blocks(language: str) -> list[str]:
-    """The ``language`` code blocks of the README's section "Using the products"."""
-    text = (REPO / "README.md").read_text()
+    """The ``language`` code blocks of docs/products.md's section "Using the products"."""
+    text = (REPO / "docs" / "products.md").read_text()
     section = text.split("\n## Using the products\n")[1].split("\n## ")[0]
     return re.findall(rf"```{language}\n(.*?)```", section, re.S)
 
@@ -68,7 +69,7 @@ def test_the_readmes_commands_run_as_written(folder, monkeypatch):
     namespace = {}
     (python,) = readme_blocks("python")
     monkeypatch.chdir(folder)  # the recipe's paths are the demo run's
-    exec(compile(python, "README.md", "exec"), namespace)
+    exec(compile(python, "docs/products.md", "exec"), namespace)
     assert len(namespace["table"]) == len(namespace["objects"]) > 100
     assert np.all(namespace["flux_error"] > 0)
     ratio = namespace["table"]["aperture_sum_err"] / namespace["flux_error"]  # two samplings

@@ -150,7 +150,7 @@ def where_things_are():
         ),
         f"Logs: {os.path.join(RESULTS, 'logs')}/",
         "Report: snakemake --report report.html (summary and quick-looks, with captions)",
-        "Browse: skyrms products --configfile config.yaml",
+        f"Browse: skyrms products --configfile {CONFIG_FILES[0]}",
     ]
     if OUTPUTS["quicklook"]:
         lines.insert(2, f"Quick-looks: {OUTDIR}/**/*.quicklook.png")
