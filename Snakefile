@@ -1,6 +1,6 @@
 """skyrms: background, source-mask and background-RMS maps for survey frames.
 
-`snakemake --cores all` runs the embedded demo (config.yaml); `snakemake --cores all
+`snakemake --cores all` runs config.yaml (here: the embedded demo); `snakemake --cores all
 --configfile mine.yaml` runs mine.yaml alone, its missing settings the schema's defaults
 (see README.md).
 """

@@ -35,9 +35,10 @@ def recipe() -> str:
 
 def snakemake(folder, config, *args):
     """The real snakemake on this repository's workflow, started in ``folder`` (not the
-    repository's) with ``--configfile config`` alone."""
+    repository's) with ``--configfile config`` alone (none: without --configfile)."""
+    given = ["--configfile", str(config)] if config else []
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-               "--configfile", str(config), "--cores", "2", *args]  # fmt: skip
+               *given, "--cores", "2", *args]  # fmt: skip
     return subprocess.run(command, cwd=folder, capture_output=True, text=True)
 
 
@@ -106,3 +107,14 @@ def test_a_changed_setting_remakes_the_products_from_any_folder(archive, tmp_pat
     remade = {key for rule, key in jobs if rule == "mask_and_background"}
     assert len(remade) == len(FRAMES), dry.stdout[-2000:]
     assert os.path.exists(products(archive) / ".skyrms" / "settings" / "mask_and_background.json")
+
+
+def test_without_configfile_the_folders_config_yaml_else_the_demo(archive, tmp_path):
+    (tmp_path / "config.yaml").write_text((archive["base"] / "mine" / "survey.yaml").read_text())
+    own = snakemake(tmp_path, None, "--dry-run")
+    said = own.stdout + own.stderr
+    assert "Configuration: config.yaml\n" in said and "Nothing to be done" in said, said[-2000:]
+    (tmp_path / "config.yaml").unlink()
+    demo = snakemake(tmp_path, None, "--dry-run")
+    said = demo.stdout + demo.stderr
+    assert f"Configuration: {REPO / 'config.yaml'} (the embedded demo)" in said, said[-2000:]

@@ -1,7 +1,8 @@
 """Settings: the configuration, validated, and the settings every rule reads.
 
-At parse time: takes the --configfile files given, or without one the embedded demo's
-config.yaml beside the Snakefile (--config values go on top of either), fills in the
+At parse time: takes the --configfile files given, or without one config.yaml of the
+folder the run starts in, else the embedded demo's beside the Snakefile (--config values
+go on top of either), fills in the
 schema's defaults and validates it (skyrms.config, as the CLI and the browser do), says
 in the log which files it used, writes the demo survey when demo.enabled and it is not
 there yet, and checks that the folders and files the settings name can be read.
@@ -29,13 +30,15 @@ DRY_RUN = any(
 )
 """Whether this invocation is a dry run (-n, -np, --dry-run): it only says what it would do."""
 
+EMBEDDED_DEMO = os.path.join(workflow.basedir, "config.yaml")
 CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles] or [
-    os.path.join(workflow.basedir, "config.yaml")
+    "config.yaml" if os.path.exists("config.yaml") else EMBEDDED_DEMO
 ]
-"""The configuration files of this run, in order: --configfile's, or the embedded demo's."""
+"""The configuration files of this run, in order: --configfile's, else config.yaml of the
+folder the run starts in, else the embedded demo's beside the Snakefile."""
 
 try:
-    if not workflow.overwrite_configfiles:  # the demo, under the --config values given
+    if not workflow.overwrite_configfiles:  # that file, under the --config values given
         config.update(configuration.merged(configuration.read(CONFIG_FILES[0]), config))
     configuration.validated(config, " + ".join(CONFIG_FILES))
     configuration.check_workflow_settings(config)
@@ -43,7 +46,7 @@ except InputError as error:
     raise WorkflowError(str(error)) from None
 logger.info(
     f"Configuration: {' + '.join(CONFIG_FILES)}"
-    + ("" if workflow.overwrite_configfiles else " (the embedded demo)")
+    + (" (the embedded demo)" if CONFIG_FILES == [EMBEDDED_DEMO] else "")
 )
 
 
