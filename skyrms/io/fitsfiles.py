@@ -2,8 +2,10 @@
 
 import glob
 import logging
+import math
 import os
 import tempfile
+import time
 import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -207,23 +209,41 @@ def read_mask(path) -> tuple[np.ndarray, fits.Header]:
         return np.asarray(hdu.data, dtype=np.uint8), hdu.header.copy()
 
 
+# Seconds after which a shared file's temporary is a killed writer's, not one at work.
+ABANDONED_S = 3600.0
+
+
+def modified(path: Path) -> float:
+    """Modification time of ``path``, s since the epoch (-inf if it is already gone)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return -math.inf
+
+
 @contextmanager
-def atomic_path(path):
+def atomic_path(path, shared=False):
     """Yield a temporary path in ``path``'s folder that replaces ``path`` if the block succeeds.
 
     The file appears at ``path`` only when complete (``os.replace``), so an
     interrupted job never leaves a half-written file at a product path; on
     failure the temporary file is removed, and temporaries that a killed job
-    left for the same path are removed before writing. Permissions follow the
-    umask. A failure of the file system (no space left, no permission) raises
-    :class:`WriteError` naming ``path`` and the cause.
+    left for the same path are removed before writing. A ``shared`` file (the
+    header index, which every run and cluster job may save at the same time)
+    has writers that race: of its temporaries only those older than
+    :data:`ABANDONED_S` are removed, never another writer's in progress; the last
+    replace wins. Permissions follow the umask. A failure of the file system (no
+    space left, no permission) raises :class:`WriteError` naming ``path`` and the
+    cause.
     """
     path = Path(path)
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        oldest = time.time() - ABANDONED_S if shared else math.inf
         for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-            stale.unlink(missing_ok=True)
+            if modified(stale) < oldest:
+                stale.unlink(missing_ok=True)
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
         )

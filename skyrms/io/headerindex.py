@@ -149,6 +149,6 @@ class HeaderIndex:
         """Write the cache (atomically), keeping only the paths in ``keep``."""
         kept = {path: self.entries[path] for path in keep if path in self.entries}
         if self.changed or len(kept) != len(self.entries):
-            with atomic_path(self.cache) as temporary:
+            with atomic_path(self.cache, shared=True) as temporary:
                 saved = {"keywords": list(INDEXED), "entries": kept}
                 temporary.write_text(json.dumps(saved, separators=(",", ":")))

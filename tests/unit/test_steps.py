@@ -1,13 +1,15 @@
 """File-level steps on small FITS files: masks from files, circles, odd layouts, bad files."""
 
 import logging
+import os
+import time
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from skyrms.demo import survey
-from skyrms.io.fitsfiles import InputError, read_image, read_mask
+from skyrms.io.fitsfiles import ABANDONED_S, InputError, atomic_path, read_image, read_mask
 from skyrms.science import maskbits
 from skyrms.science.background import BackgroundParams
 from skyrms.science.blanks import InvalidSpec
@@ -135,3 +137,21 @@ def test_temporaries_left_by_a_killed_job_are_removed_on_the_next_write(frame, t
     single_steps.source_mask(frame, tmp_path / "s.fits", PARAMS, MESH)
     assert not stale.exists()
     assert read_mask(tmp_path / "s.fits")[0].shape == SHAPE
+
+
+def test_a_shared_file_leaves_other_writers_temporaries_alone(tmp_path):
+    """The header index is saved by every run and cluster job: one writer must not
+    delete the temporary another is still writing (its replace would then fail)."""
+    index = tmp_path / "header-index.json"
+    abandoned = tmp_path / ".header-index.json.old.tmp"
+    abandoned.write_text("{")
+    an_hour_ago = time.time() - ABANDONED_S - 60
+    os.utime(abandoned, (an_hour_ago, an_hour_ago))
+    with atomic_path(index, shared=True) as first:
+        first.write_text('{"from": "first"}')
+        with atomic_path(index, shared=True) as second:
+            second.write_text('{"from": "second"}')
+        assert first.exists()
+    assert index.read_text() == '{"from": "first"}'
+    assert not abandoned.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
