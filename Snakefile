@@ -7,26 +7,23 @@
 
 
 include: "workflow/rules/settings.smk"
-include: "workflow/rules/selection.smk"
-include: "workflow/rules/lookup.smk"
-include: "workflow/rules/resources.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/chain.smk"
 include: "workflow/rules/masters.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/weight.smk"
-include: "workflow/rules/night.smk"
 include: "workflow/rules/report.smk"
 
 
 onsuccess:
-    record_the_run(success=True)
-    logger.info(where_things_are())
+    record_run(PLAN, success=True)
+    logger.info(PLAN.where_things_are(CONFIG_FILES[0]))
 
 
 onerror:
-    logger.error(record_the_run(success=False))
+    logger.error(record_run(PLAN, success=False))
     logger.error(
-        f"skyrms: see the failed jobs' logs under {os.path.join(RESULTS, 'logs')}/; "
+        f"skyrms: see the failed jobs' logs under {LAYOUT.table('logs')}/; "
         "with --keep-going the other frames finish, and `skyrms products` lists what is missing."
     )
 
@@ -34,4 +31,4 @@ onerror:
 rule all:
     default_target: True
     input:
-        final_products(),
+        PLAN.final_products(),

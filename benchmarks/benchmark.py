@@ -83,7 +83,7 @@ THREAD_VARIABLES = (
 )  # fmt: skip
 JOB_ENVIRONMENT = dict.fromkeys(THREAD_VARIABLES, "1") | job.JOB_ENVIRONMENT
 """The environment of a chain job (THREAD_VARIABLES are set to its one thread by Snakemake,
-the rest by workflow/rules/resources.smk), given to every other method too."""
+the rest by workflow/rules/plan.smk), given to every other method too."""
 
 BOX_SIZE = 256  # pixels
 FILTER_SIZE = 3  # boxes

@@ -33,10 +33,10 @@ import yaml
 from astropy.io import fits
 
 from benchmarks.workflowrun import REPO, run_workflow
-from skyrms import master_lookup
 from skyrms.demo.survey import TELKEY
 from skyrms.io.discovery import PRODUCTS
 from skyrms.io.headerindex import HeaderIndex
+from skyrms.plan import master_lookup
 
 UNITS = [f"7DT{n:02d}" for n in range(1, 21)]
 FILTERS = ["m400", "m500", "m600", "m700", "r"]

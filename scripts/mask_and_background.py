@@ -22,6 +22,6 @@ run(
         blank_value=background["blank_value"],
         blank_run=background["blank_run"],
     ),
-    frame_digest=snakemake.params.content,
+    frame_digest=snakemake.params.frame_sha256,
     compress=snakemake.params.compress,
 )

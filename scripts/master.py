@@ -13,4 +13,5 @@ run(
     prerequisites=snakemake.params.prerequisites,
     digests=snakemake.params.digests,
     settings=snakemake.params.settings,
+    content=snakemake.params.content_digest,
 )

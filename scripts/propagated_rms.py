@@ -14,6 +14,6 @@ run(
     output=snakemake.output.rms,
     settings=snakemake.params.calibration,
     fields=snakemake.params.fields,
-    frame_digest=snakemake.params.content,
+    frame_digest=snakemake.params.frame_sha256,
     compress=snakemake.params.compress,
 )

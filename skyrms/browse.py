@@ -29,7 +29,6 @@ from datetime import date, datetime
 
 from astropy.io import fits
 
-from skyrms.frame_times import selected_by_time, time_bound
 from skyrms.io.discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
 from skyrms.io.fitsfiles import InputError, read_header
 from skyrms.io.header_values import date_obs_or_none
@@ -41,6 +40,7 @@ from skyrms.io.headerindex import (
     stamp_of,
 )
 from skyrms.io.keywords import DATE_OBS, FRAMESHA
+from skyrms.plan.frame_times import selected_by_time, time_bound
 
 FIELDS = (*LAYOUT, "pattern")
 """Selection fields: the layout's folder levels and the file name pattern."""
@@ -94,7 +94,7 @@ def select(
     its whole day, an ISO time (or datetime) for that instant; with either, a
     frame without a readable DATE-OBS is left out. ``newest_nights`` > 0 keeps
     the frames of the newest that many nights among them (a night starts at
-    ``night_starts`` hours UTC; see :mod:`skyrms.frame_times`). Products are under
+    ``night_starts`` hours UTC; see :mod:`skyrms.plan.frame_times`). Products are under
     ``results``, or next to the frames with ``beside_inputs``. Raises
     InputError for a missing folder or a malformed time.
     """

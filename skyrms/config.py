@@ -68,6 +68,19 @@ def read(path) -> dict:
     return config
 
 
+def canonical(value):
+    """``value`` with every mapping's keys sorted (a new value).
+
+    Snakemake compares parameters by their text, so settings passed to rules in this form
+    rerun nothing when a configuration only lists keys in another order.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def merged(base: dict, top: dict) -> dict:
     """``base`` with ``top``'s settings over it, section by section (a new dict), as Snakemake
     lays --config values over a configuration file."""

@@ -10,7 +10,7 @@ JOB_ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
     "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
 }
-"""Variables the workflow gives its jobs unless the user set them (workflow/rules/resources.smk).
+"""Variables the workflow gives its jobs unless the user set them (workflow/rules/plan.smk).
 
 numpy asks the kernel for huge pages for large arrays; where the kernel then compacts
 memory on the first touch (Linux's default THP setting "madvise"), every fresh full-frame

@@ -14,7 +14,7 @@ them (16-bit integers, ``BZERO`` 32768)::
 with the median (:data:`MASTER_COMBINE`) by the workflow's own master step
 (:func:`skyrms.steps.masters.build_master`), darks corrected with the bias of their night,
 flats with the nearest bias and 60 s dark, each as the workflow's lookup chooses them; they are
-named as the workflow names its masters (:func:`skyrms.master_groups.relpath_of`: the night
+named as the workflow names its masters (:func:`skyrms.plan.master_groups.relpath_of`: the night
 starting at ``NIGHT_STARTS`` UTC), ``calib/7DT/{TELKEY}/{unit}/{TYPE}/{type}_{unit}_{night}
 [_{t}s|_{filter}].fits``, and carry NCOMBINE, their error maps (``ERR``; the bias's read-noise
 map ``RDNOISE``) and their raw frames (``INPUTS``).
@@ -50,10 +50,10 @@ from skyrms.demo.instrument import (
     time_cards,
     true_flat,
 )
-from skyrms.frame_times import night_of
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import atomic_write, write_float_map
-from skyrms.master_groups import NEEDS, relpath_of
+from skyrms.plan.frame_times import night_of
+from skyrms.plan.master_groups import NEEDS, relpath_of
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.steps.masters import build_master
 
@@ -175,9 +175,10 @@ def _hand_made(imagetyp, unit, date_obs, exptime, filt):
 
 
 def prerequisites(master: DemoMaster, masters: list[DemoMaster]) -> dict[str, DemoMaster]:
-    """The masters a built master is corrected with, by type (:data:`skyrms.master_groups.NEEDS`),
-    as the workflow's lookup chooses them: of its unit, the nearest in time; a flat's dark
-    among those of the EXPTIME nearest to the flats'."""
+    """The masters a built master is corrected with, by type
+    (:data:`skyrms.plan.master_groups.NEEDS`), as the workflow's lookup chooses them: of its
+    unit, the nearest in time; a flat's dark among those of the EXPTIME nearest to the
+    flats'."""
     when = datetime.fromisoformat(master.date_obs)
 
     def nearest(imagetyp):

@@ -13,9 +13,10 @@ as the workflow can tell, whatever modification time a sync gave it (entries
 of an index written before arrival times were kept count as arrived at time 0,
 so that upgrading does not read and hash a whole archive again).
 
-An index that cannot be read whole (truncated, corrupt, or made for other
-keywords) is never trusted: every file is examined again, and
-:attr:`HeaderIndex.discarded` says why for the caller to warn.
+An index that cannot be read whole (truncated, corrupt) is never trusted: every
+file is examined again, and :attr:`HeaderIndex.discarded` says why for the caller
+to warn. One made for other keywords (an upgrade that indexes more of them) keeps
+its digests and arrival times and only has the headers read again.
 """
 
 import hashlib
@@ -107,10 +108,12 @@ def load_entries(cache: Path) -> tuple[dict, str | None]:
         isinstance(entry, dict) and entry.keys() >= ENTRY_KEYS for entry in entries.values()
     ):
         return {}, f"{cache}: not a header index of this version, every file is read again"
-    if saved.get("keywords") != list(INDEXED):
-        return {}, f"{cache}: made for other header keywords, every file is read again"
     for entry in entries.values():
         entry.setdefault("seen", 0.0)
+    if saved.get("keywords") != list(INDEXED):
+        for entry in entries.values():
+            entry["fields"] = None  # read again; the digests and arrival times still hold
+        return entries, f"{cache}: made for other header keywords, every header is read again"
     return entries, None
 
 
@@ -128,9 +131,12 @@ class HeaderIndex:
         Files are examined on all cores at once (hashing releases Python's lock).
         """
         stale = [p for p in paths if self.entries.get(p, {}).get("stamp") != stamp_of(p)]
+        unread = [p for p in paths if p not in stale and self.entries[p]["fields"] is None]
         with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
             self.entries.update(zip(stale, pool.map(examine, stale), strict=True))
-        self.changed |= bool(stale)
+            for path, fields in zip(unread, pool.map(read_fields, unread), strict=True):
+                self.entries[path]["fields"] = fields
+        self.changed |= bool(stale or unread)
         return len(stale)
 
     def fields(self, path: str) -> dict:

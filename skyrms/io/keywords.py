@@ -80,9 +80,12 @@ SATURATE = Keyword("SATURATE", "saturation level, ADU")
 IDENTITY = (OBJECT, TELESCOP, INSTRUME, FILTER, EXPTIME, DATE_OBS, MJD_OBS)
 """Frame keywords copied into every product, so products can be selected like frames."""
 
+CONTSHA = Keyword("CONTSHA", "content digest: raw frames, combination, masters used")
+"""A built master's workflow content digest (skyrms.plan.master_groups.content_digest)."""
+
 INDEXED = (
     IMAGETYP, OBJECT, TELESCOP, OBSERVAT, FILTER, EXPTIME, DATE_OBS, MJD_OBS,
-    NCOMBINE, EGAIN, GAIN, RDNOISE, SATURATE, NAXIS1, NAXIS2,
+    NCOMBINE, EGAIN, GAIN, RDNOISE, SATURATE, NAXIS1, NAXIS2, CONTSHA,
 )  # fmt: skip
 """Keywords the header index keeps for every input file."""
 

@@ -154,7 +154,7 @@ def inputs_table(raws: list, digests: dict[str, str]) -> fits.BinTableHDU:
 def build_master(
     imagetyp: str, raws: list[str], output, params: CombineParams, *, group: str,
     bias=None, dark=None, digests: dict | None = None, min_frames: int = 3, egain=None,
-    skip_bad: bool = False,
+    skip_bad: bool = False, content: str | None = None,
 ):  # fmt: skip
     """Combine a group's raw frames (paths) into a master written to ``output``.
 
@@ -164,7 +164,10 @@ def build_master(
     frames' EGAIN). ``group`` names the group in messages. A raw frame that cannot be used
     (unreadable, of another shape, EXPTIME or FILTER, a flat without light or saturated)
     ends the job with its one-line error, or with ``skip_bad`` is left out with a warning;
-    fewer than ``min_frames`` usable frames end it too. Nothing is written on failure.
+    fewer than ``min_frames`` usable frames end it too. ``content``, the workflow's content
+    digest of the master (:func:`skyrms.plan.master_groups.content_digest`), is recorded as
+    CONTSHA: a copy of the master with new times is known for the same. Nothing is written
+    on failure.
     """
     with ExitStack() as stack:
         frames = open_raws(stack, raws, imagetyp, group, skip_bad)
@@ -213,6 +216,8 @@ def build_master(
             combined = combine(stack_rows, params)
             data[rows], error[rows], scatter[rows] = combined.data, combined.error, combined.scatter
         header = master_header(imagetyp, frames, params, used)
+        if content:
+            header.append(kw.CONTSHA.card(content))
         if imagetyp == "FLAT":
             norm = float(np.nanmedian(data[::MEDIAN_STRIDE, ::MEDIAN_STRIDE]))
             data /= norm
@@ -230,8 +235,11 @@ def build_master(
     log.info(f"{group}: {imagetyp.lower()} master of {len(raws)} frames ({params.method})")
 
 
-def build_group_master(imagetyp, raws, output, group, prerequisites, digests, settings) -> None:
-    """The workflow's master job: :func:`build_master` with the ``masters`` settings.
+def build_group_master(
+    imagetyp, raws, output, group, prerequisites, digests, settings, content
+) -> None:
+    """The workflow's master job: :func:`build_master` with the ``masters`` settings and
+    the master's ``content`` digest.
 
     ``prerequisites`` is the lookup's (masters by type, None) or (None, why none fits).
     """
@@ -245,7 +253,7 @@ def build_group_master(imagetyp, raws, output, group, prerequisites, digests, se
     build_master(
         imagetyp, list(raws), output, params, group=group, bias=chosen.get("BIAS"),
         dark=chosen.get("DARK"), digests=digests, min_frames=settings["min_frames"],
-        skip_bad=settings["on_bad_frame"] == "skip",
+        skip_bad=settings["on_bad_frame"] == "skip", content=content,
     )  # fmt: skip
 
 

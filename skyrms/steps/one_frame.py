@@ -2,7 +2,7 @@
 
 The mask and the maps (:mod:`skyrms.steps.mask_and_background`), then, with a master
 library, the nearest masters looked up as the workflow looks them up
-(:mod:`skyrms.master_lookup`, among the library's masters and those built) and the
+(:mod:`skyrms.plan.master_lookup`, among the library's masters and those built) and the
 propagated RMS made with them (:mod:`skyrms.steps.propagated_rms`), then the weight map if
 asked for. Every product is the workflow's, FRAMESHA included.
 """
@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from skyrms.io.discovery import LAYOUT, frame_key
 from skyrms.io.fitsfiles import InputError
 from skyrms.io.headerindex import read_fields, sha256_of
-from skyrms.master_lookup import (
+from skyrms.plan.master_lookup import (
     Observation,
     build_library,
     choose,
@@ -45,7 +45,7 @@ def key_of(frame, root: str | None) -> str:
 def unit_masters(roots, observation: Observation) -> dict:
     """The masters of ``observation``'s unit in the library folders ``roots`` (those that
     exist), read from their headers and grouped as
-    :func:`skyrms.master_lookup.build_library` does."""
+    :func:`skyrms.plan.master_lookup.build_library` does."""
     libraries = []
     for root in roots:
         unit = os.path.join(root, observation.observatory, observation.telkey, observation.unit)
@@ -59,7 +59,7 @@ def unit_masters(roots, observation: Observation) -> dict:
 
 def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> dict:
     """The lookup's record of the masters chosen for ``frame`` (see
-    :func:`skyrms.master_lookup.record`), from the ``calibration`` settings (max_days,
+    :func:`skyrms.plan.master_lookup.record`), from the ``calibration`` settings (max_days,
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
     lookup's one line when a type has none in reach."""
     try:

@@ -22,7 +22,7 @@ from skyrms.io.fitsfiles import (
 )
 from skyrms.io.header_values import number_of
 from skyrms.io.provenance import product_header
-from skyrms.master_lookup import TYPES
+from skyrms.plan.master_lookup import TYPES
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
 
@@ -251,7 +251,7 @@ def propagated_rms(
 ):  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
-    ``choice`` is the lookup's record (see :func:`skyrms.master_lookup.record`);
+    ``choice`` is the lookup's record (see :func:`skyrms.plan.master_lookup.record`);
     ``settings`` the ``calibration`` section of the configuration: gain and
     read_noise overrides (None: from the headers), combine, dark_bias and
     default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.science.noise_model`.

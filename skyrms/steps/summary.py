@@ -13,15 +13,16 @@ Every run leaves its summary whatever became of its frames (:func:`write_run_tab
 covered (its frames' latest rows) and ``frames.latest.tsv`` with every frame's latest row.
 """
 
-import csv
 import os
 import re
 import statistics
 
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError, read_header
-from skyrms.io.tables import write_tsv
-from skyrms.master_lookup import TYPES
+from skyrms.io.tables import read_tsv, write_tsv
+from skyrms.plan.layout import FRAME_JOBS
+from skyrms.plan.master_lookup import TYPES
+from skyrms.plan.run_plan import Plan
 from skyrms.science.noise_model import MAD_TO_SIGMA
 
 OUTLIER_SIGMA = 5.0
@@ -144,15 +145,6 @@ def write_summary(frames: dict[str, dict[str, str]], output) -> None:
     write_rows(summary_rows(frames), output)
 
 
-def read_rows(path) -> list[dict]:
-    """The rows of a table that :func:`write_rows` wrote (none if there is no such file)."""
-    try:
-        with open(path, newline="") as handle:
-            return list(csv.DictReader(handle, delimiter="\t"))
-    except FileNotFoundError:
-        return []
-
-
 ERROR_LINE = re.compile(r" ERROR: (.*)$")
 """The one line a failed job logs (skyrms.job): '{time} {rule} ERROR: {message}'."""
 
@@ -183,9 +175,9 @@ def write_run_tables(rows: list[dict], results, night_of) -> list[str]:
         nights.setdefault(night_of(row) or "undated", []).append(row)
     for night, members in sorted(nights.items()):
         written.append(os.path.join(results, "nights", f"{night}.tsv"))
-        write_rows(merged(read_rows(written[-1]), members), written[-1])
+        write_rows(merged(read_tsv(written[-1]), members), written[-1])
     written.append(os.path.join(results, "frames.latest.tsv"))
-    write_rows(merged(read_rows(written[-1]), rows), written[-1])
+    write_rows(merged(read_tsv(written[-1]), rows), written[-1])
     return written
 
 
@@ -194,3 +186,25 @@ def merged(kept: list[dict], new: list[dict]) -> list[dict]:
     sorted by frame."""
     rows = {row["frame"]: row for row in kept} | {row["frame"]: row for row in new}
     return [rows[key] for key in sorted(rows)]
+
+
+def record_run(plan: Plan, success: bool) -> str:
+    """The run's summary tables (:func:`write_run_tables`), written when a run ends: on
+    success the summary rule's table, else a row per frame from its products, or its
+    failure's reason. Returns the line that says so."""
+    summarized, layout = plan.summarized_products(), plan.layout
+    if success:
+        rows = read_tsv(layout.table("summary.tsv"))
+    else:
+        failures = {
+            key: (
+                failure_reason([layout.log(rule, key) for rule in FRAME_JOBS]),
+                plan.frame_fields(key),
+            )
+            for key, products in summarized.items()
+            if not all(os.path.exists(path) for path in products.values())
+        }
+        rows = summary_rows(summarized, failures)
+    write_run_tables(rows, layout.results, lambda row: plan.night_of(row["frame"]))
+    failed = sum(row["status"] == "failed" for row in rows)
+    return f"skyrms: summary of {len(rows)} frames, {failed} failed: {layout.table('summary.tsv')}"

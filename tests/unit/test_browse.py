@@ -9,10 +9,11 @@ import pytest
 import yaml
 from astropy.io import fits
 
-from skyrms import browse, cli, master_lookup
+from skyrms import browse, cli
 from skyrms.demo import survey as demo  # the fixture `survey` below takes the plain name
 from skyrms.io.discovery import PRODUCTS, frame_key
 from skyrms.io.headerindex import HeaderIndex, sha256_of
+from skyrms.plan import master_lookup
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
 from skyrms.steps import mask_and_background, propagated_rms

@@ -1,11 +1,11 @@
-"""Selecting frames by time: a DATE-OBS range and the newest nights (skyrms.frame_times)."""
+"""Selecting frames by time: a DATE-OBS range and the newest nights (skyrms.plan.frame_times)."""
 
 from datetime import date, datetime
 
 import pytest
 
-from skyrms.frame_times import night_of, selected_by_time, time_bound
 from skyrms.io.fitsfiles import InputError
+from skyrms.plan.frame_times import night_of, selected_by_time, time_bound
 
 MOMENTS = {
     "a": datetime(2025, 11, 20, 2, 30),  # night of the 19th (nights start at 12 UTC)

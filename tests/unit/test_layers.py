@@ -1,8 +1,9 @@
 """The package's layers: who may import whom, checked on the source, and drawn in the docs.
 
-science (arrays in, arrays out) and io (files) never import each other; steps, the
-master lookup, the CLI and the browser sit above them; nothing imports benchmarks/;
-no import cycles. docs/development.md draws the same graph (mermaid), kept in step here.
+science (arrays in, arrays out) and io (files) never import each other; the plan (what a
+run does, the master lookup with it), steps, the CLI and the browser sit above them; nothing
+imports benchmarks/; no import cycles. docs/development.md draws the same graph (mermaid),
+kept in step here.
 """
 
 import ast
@@ -15,15 +16,12 @@ PACKAGE = REPO / "skyrms"
 ALLOWED = {
     "science": {"science"},
     "io": {"io", "__init__"},
-    "master_lookup": {"io"},
-    "master_groups": {"io", "master_lookup", "frame_times"},
-    "frame_times": {"io"},
-    "rechosen": set(),
-    "steps": {"steps", "science", "io", "master_lookup"},
+    "plan": {"plan", "io"},
+    "steps": {"steps", "science", "io", "plan"},
     "job": {"io"},
     "config": {"io"},
-    "demo": {"demo", "io", "science", "steps", "master_groups", "frame_times"},
-    "browse": {"io", "frame_times"},
+    "demo": {"demo", "io", "science", "steps", "plan"},
+    "browse": {"io", "plan"},
     "cli": {"__init__", "browse", "config", "io", "science", "steps"},
     "__main__": {"cli"},
     "__init__": set(),

@@ -10,7 +10,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from skyrms.io.headerindex import HeaderIndex
-from skyrms.master_lookup import (
+from skyrms.plan.master_lookup import (
     TYPES,
     Master,
     NoMasterError,

@@ -1,7 +1,7 @@
-"""Grouping raw calibration frames into the masters to build (skyrms.master_groups)."""
+"""Grouping raw calibration frames into the masters to build (skyrms.plan.master_groups)."""
 
-from skyrms import master_groups
-from skyrms.master_lookup import Master
+from skyrms.plan import master_groups
+from skyrms.plan.master_lookup import Master
 
 ROOT, CALIB = "raw", "calib"
 UNIT = "raw/7DT/7DT_C361K_HIGH_1x1/7DT02"

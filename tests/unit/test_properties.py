@@ -11,9 +11,9 @@ from astropy.time import Time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyrms import master_lookup
 from skyrms.io import header_values
 from skyrms.io.headerindex import read_fields
+from skyrms.plan import master_lookup
 from skyrms.science import circles
 
 PRINTABLE = st.text(alphabet=string.printable.strip("\t\n\r\x0b\x0c"), max_size=40)

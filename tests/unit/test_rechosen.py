@@ -1,14 +1,16 @@
-"""The earlier frames a nightly run looks at again (skyrms.rechosen) and the header index
+"""The earlier frames a nightly run looks at again (skyrms.plan.rechosen) and the header index
 that dates their arrival (skyrms.io.headerindex)."""
 
 import json
 import os
 
 import numpy as np
+import pytest
 from astropy.io import fits
 
+from skyrms.io import headerindex
 from skyrms.io.headerindex import HeaderIndex
-from skyrms.rechosen import Arrival, candidates, last_attempt, rechosen
+from skyrms.plan.rechosen import Arrival, candidates, last_attempt, rechosen
 
 UNIT, OTHER = ("7DT", "C361K", "7DT01"), ("7DT", "C361K", "7DT02")
 MAX_DAYS = {"BIAS": 7.0, "DARK": 7.0, "FLAT": 30.0}
@@ -94,7 +96,6 @@ def test_a_truncated_or_foreign_index_is_rebuilt_with_a_reason(tmp_path):
         (text[: len(text) // 2], "unreadable"),
         (b"\x00" * 100, "unreadable"),
         ('{"keywords": [], "entries": {"f.fits": {"stamp": [1, 2]}}}', "not a header index"),
-        (text.replace('"keywords":["', '"keywords":["X", "'), "made for other header keywords"),
     ]:
         (cache.write_bytes if isinstance(broken, bytes) else cache.write_text)(broken)
         again = HeaderIndex(cache)
@@ -103,6 +104,28 @@ def test_a_truncated_or_foreign_index_is_rebuilt_with_a_reason(tmp_path):
         again.save(paths)
         assert HeaderIndex(cache).discarded is None  # and written whole
     assert all(HeaderIndex(cache).seen(path) > first_seen[path] for path in paths)
+
+
+def test_an_index_made_for_other_keywords_reads_the_headers_again_but_keeps_the_digests(
+    tmp_path, monkeypatch
+):
+    """An upgrade that indexes one more keyword reads every header (cheap), never hashes the
+    archive again, and the files keep their arrival times."""
+    paths = [write_frame(tmp_path / f"f{n}.fits") for n in range(2)]
+    cache = tmp_path / "index.json"
+    index = HeaderIndex(cache)
+    index.refresh(paths)
+    index.save(paths)
+    seen = [index.seen(path) for path in paths]
+    cache.write_text(cache.read_text().replace('"keywords":["', '"keywords":["X", "'))
+    monkeypatch.setattr(headerindex, "sha256_of", lambda path: pytest.fail("hashed again"))
+    again = HeaderIndex(cache)
+    assert again.discarded.startswith(f"{cache}: made for other header keywords")
+    assert again.refresh(paths) == 0
+    assert [again.fields(path)["NAXIS1"] for path in paths] == [4, 4]
+    assert [again.seen(path) for path in paths] == seen
+    again.save(paths)
+    assert HeaderIndex(cache).discarded is None
 
 
 def test_an_index_from_before_arrival_times_is_kept_with_arrival_zero(tmp_path):

@@ -17,8 +17,8 @@ import pytest
 from astropy.io import fits
 
 from skyrms.demo import survey
+from skyrms.io.tables import read_tsv
 from skyrms.science import maskbits
-from skyrms.steps.summary import read_rows
 from tests.helpers import input_digests, library_copy, snakemake
 
 FRAMES, _ = survey.plan()
@@ -277,7 +277,7 @@ def test_bad_input(night, case):
 def test_the_nights_summary_has_every_frame_and_each_failures_reason(night):
     """A run that fails frames (--keep-going) still writes its summary: a row per frame, the
     failed ones with the one line of their job's log; kept by night and in frames.latest."""
-    rows = {row["frame"]: row for row in read_rows(night["results"] / "summary.tsv")}
+    rows = {row["frame"]: row for row in read_tsv(night["results"] / "summary.tsv")}
     frames = [*night["good"], *(case_path(night["root"], case) for case in CASES)]
     assert set(rows) == {key_of(night, frame) for frame in frames}
     for case in CASES:
@@ -291,9 +291,9 @@ def test_the_nights_summary_has_every_frame_and_each_failures_reason(night):
         assert (row["status"], row["reason"]) == ("failed", error.split(" ERROR: ")[1]), case.name
     assert all(rows[key_of(night, frame)]["status"] == "ok" for frame in night["good"])
     nights = sorted((night["results"] / "nights").glob("*.tsv"))
-    kept = [row for table in nights for row in read_rows(table)]
+    kept = [row for table in nights for row in read_tsv(table)]
     assert sorted(row["frame"] for row in kept) == sorted(rows)
-    latest = read_rows(night["results"] / "frames.latest.tsv")
+    latest = read_tsv(night["results"] / "frames.latest.tsv")
     assert {row["frame"]: row for row in latest} == rows
 
 

@@ -47,6 +47,22 @@ def test_rewritten_inputs_with_new_times_rebuild_nothing(synced):
     assert dry_run(synced) == set()
 
 
+def test_built_masters_copied_without_their_times_rebuild_nothing(synced):
+    """A copy of the masters folder that does not keep times (``cp -r``, a restore from
+    backup): the built masters are known by their content, as the library's are, so
+    neither they nor the frames made from them are rebuilt, whatever order the copies'
+    times come in (here biases, the first built, become the newest)."""
+    built = synced / "results" / "masters"
+    copy = synced / "masters-copy"
+    subprocess.run(["cp", "-r", str(built), str(copy)], check=True)
+    shutil.rmtree(built)
+    copy.rename(built)
+    masters = sorted(built.rglob("*.fits"), key=lambda path: "BIAS" in path.parts)
+    for offset, path in enumerate(masters):
+        os.utime(path, (time.time() + 60 + offset, time.time() + 60 + offset))
+    assert dry_run(synced) == set()
+
+
 def test_a_frame_whose_pixels_changed_rebuilds_alone(synced):
     frame = FRAMES[3]
     with fits.open(synced / "demo" / frame.relpath, mode="update") as hdul:

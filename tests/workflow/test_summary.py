@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skyrms.demo import survey
-from skyrms.steps.summary import read_rows
+from skyrms.io.tables import read_tsv
 from tests.helpers import snakemake
 
 FRAMES, _ = survey.plan()
@@ -151,7 +151,7 @@ def test_a_report_after_a_nightly_run_shows_that_runs_summary_and_its_frames(syn
     snakemake(synced, "--forcerun", "summary", config={"inputs": {"newest_nights": 1}})
     assert set(summary_rows(synced)) == night
     kept = {row["frame"] for path in (synced / "results" / "nights").glob("*.tsv")
-            for row in read_rows(path)}  # fmt: skip
+            for row in read_tsv(path)}  # fmt: skip
     assert kept == {key_of(f) for f in FRAMES}  # the earlier night's table as it was
     report = tmp_path / "report.zip"
     snakemake(synced, "--report", str(report))  # with the whole demo selected

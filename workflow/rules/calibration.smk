@@ -1,6 +1,6 @@
 """The background RMS propagated from the calibration, with the masters chosen per frame.
 
-The masters are chosen when the job graph is built (lookup.smk), so that they
+The masters are chosen when the job graph is built (plan.smk), so that they
 are this rule's inputs: a nearer master arriving reruns exactly its frames.
 """
 
@@ -12,24 +12,24 @@ rule propagated_rms:
     input:
         frame=frame,
         settings=stamp("propagated_rms", PROPAGATION),
-        background=product("bkg"),
-        image_rms=product("bkgrms"),
-        masters=chosen_masters,
+        background=LAYOUT.product("bkg"),
+        image_rms=LAYOUT.product("bkgrms"),
+        masters=lambda wildcards: as_inputs(PLAN.masters_of(wildcards.key)),
     output:
-        rms=product("proprms"),
-        choice=product("masters"),
+        rms=LAYOUT.product("proprms"),
+        choice=LAYOUT.product("masters"),
     log:
-        log_of("propagated_rms"),
+        LAYOUT.log("propagated_rms"),
     benchmark:
-        benchmark_of("propagated_rms")
+        LAYOUT.benchmark("propagated_rms")
     conda:
         "../../envs/skyrms.yaml"
     resources:
-        mem_mb=memory_mb("propagated_rms"),
+        mem_mb=PLAN.memory_mb["propagated_rms"],
     params:
         **PROPAGATION,
-        lookup=lambda wildcards: CHOICES[wildcards.key],
-        fields=frame_fields,
-        content=frame_digest,
+        lookup=lambda wildcards: PLAN.choices[wildcards.key],
+        fields=lambda wildcards: PLAN.frame_fields(wildcards.key),
+        frame_sha256=lambda wildcards: PLAN.frame_digest(wildcards.key),
     script:
         "../../scripts/propagated_rms.py"

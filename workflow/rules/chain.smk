@@ -9,15 +9,15 @@ a large archive quick to build.
 
 rule frames:
     output:
-        os.path.join(RESULTS, "frames.tsv"),
+        LAYOUT.table("frames.tsv"),
     log:
-        os.path.join(RESULTS, "logs", "frames.log"),
+        LAYOUT.table("logs/frames.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "frames.tsv")
+        LAYOUT.table("benchmarks/frames.tsv")
     conda:
         "../../envs/skyrms.yaml"
     params:
-        frames=FRAMES,
+        frames=dict(PLAN.frames),
     script:
         "../../scripts/frames.py"
 
@@ -36,19 +36,19 @@ rule mask_and_background:
         frame=frame,
         settings=stamp("mask_and_background", MASK_AND_BACKGROUND),
     output:
-        mask=product("mask"),
-        background=product("bkg"),
-        rms=product("bkgrms"),
+        mask=LAYOUT.product("mask"),
+        background=LAYOUT.product("bkg"),
+        rms=LAYOUT.product("bkgrms"),
     log:
-        log_of("mask_and_background"),
+        LAYOUT.log("mask_and_background"),
     benchmark:
-        benchmark_of("mask_and_background")
+        LAYOUT.benchmark("mask_and_background")
     conda:
         "../../envs/skyrms.yaml"
     resources:
-        mem_mb=memory_mb("mask_and_background"),
+        mem_mb=PLAN.memory_mb["mask_and_background"],
     params:
         **MASK_AND_BACKGROUND,
-        content=frame_digest,
+        frame_sha256=lambda wildcards: PLAN.frame_digest(wildcards.key),
     script:
         "../../scripts/mask_and_background.py"

@@ -1,29 +1,32 @@
 """For people: the night's summary table and a quick-look picture per frame.
 
-Both are in the HTML report (snakemake --report report.html), with the
-captions in workflow/report/. The summary of a run that failed frames is written by
-the Snakefile's onerror (night.smk).
+Both are in the HTML report (snakemake --report report.html), with the captions in
+workflow/report/. At the end of every run, successful or not (the Snakefile's onsuccess
+and onerror), the run's summary has a row for each frame, a failed one with its reason,
+and is kept by night (skyrms.steps.summary.record_run). A report shows the frames of the
+last run's summary that were made: a failed frame has no quick-look to show, and its row
+says why.
 """
 
-SUMMARIZED = frame_products(
-    "mask", "bkg", "bkgrms", *(("proprms",) if CALIBRATION["enabled"] else ())
-)
+from skyrms.steps.summary import record_run
+
+SUMMARIZED = PLAN.summarized_products()
 """Per frame key, the products whose headers the summary reads."""
 
 
 rule summary:
     input:
-        flat(SUMMARIZED),
+        [path for products in SUMMARIZED.values() for path in products.values()],
     output:
         report(
-            os.path.join(RESULTS, "summary.tsv"),
+            LAYOUT.table("summary.tsv"),
             caption="../report/summary.rst",
             category="Summary",
         ),
     log:
-        os.path.join(RESULTS, "logs", "summary.log"),
+        LAYOUT.table("logs/summary.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "summary.tsv")
+        LAYOUT.table("benchmarks/summary.tsv")
     conda:
         "../../envs/skyrms.yaml"
     params:
@@ -35,24 +38,24 @@ rule summary:
 rule quicklook:
     input:
         frame=frame,
-        mask=product("mask"),
-        background=product("bkg"),
-        rms=product("bkgrms"),
-        propagated=product("proprms") if CALIBRATION["enabled"] else [],
+        mask=LAYOUT.product("mask"),
+        background=LAYOUT.product("bkg"),
+        rms=LAYOUT.product("bkgrms"),
+        propagated=LAYOUT.product("proprms") if LAYOUT.calibrated else [],
     output:
         report(
-            product("quicklook"),
+            LAYOUT.product("quicklook"),
             caption="../report/quicklook.rst",
             category="Quick-looks",
             labels={"frame": "{key}"},
         ),
     log:
-        log_of("quicklook"),
+        LAYOUT.log("quicklook"),
     benchmark:
-        benchmark_of("quicklook")
+        LAYOUT.benchmark("quicklook")
     conda:
         "../../envs/quicklook.yaml"
     resources:
-        mem_mb=memory_mb("quicklook"),
+        mem_mb=PLAN.memory_mb["quicklook"],
     script:
         "../../scripts/quicklook.py"

@@ -50,24 +50,8 @@ logger.info(
 )
 
 
-def canonical(value):
-    """``value`` with every mapping's keys sorted.
-
-    Snakemake compares parameters by their text, so settings passed to rules
-    in this form rerun nothing when config.yaml only lists keys in another order.
-    """
-    if isinstance(value, dict):
-        return {key: canonical(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(item) for item in value]
-    return value
-
-
-SETTINGS = canonical(config)
-ROOT = SETTINGS["inputs"]["root"]
+SETTINGS = configuration.canonical(config)
 OUTPUTS = SETTINGS["outputs"]
-RESULTS = OUTPUTS["results"]
-OUTDIR = ROOT if OUTPUTS["beside_inputs"] else RESULTS
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
 

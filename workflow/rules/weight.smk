@@ -6,19 +6,19 @@ WEIGHTED_RMS = {"image": "bkgrms", "propagated": "proprms"}
 
 rule weight:
     input:
-        rms=product(WEIGHTED_RMS.get(OUTPUTS["weight"], "bkgrms")),
+        rms=LAYOUT.product(WEIGHTED_RMS.get(OUTPUTS["weight"], "bkgrms")),
         settings=stamp("weight", {key: OUTPUTS[key] for key in ("weight", "compress")}),
-        mask=product("mask"),
+        mask=LAYOUT.product("mask"),
     output:
-        product("weight"),
+        LAYOUT.product("weight"),
     log:
-        log_of("weight"),
+        LAYOUT.log("weight"),
     benchmark:
-        benchmark_of("weight")
+        LAYOUT.benchmark("weight")
     conda:
         "../../envs/skyrms.yaml"
     resources:
-        mem_mb=memory_mb("weight"),
+        mem_mb=PLAN.memory_mb["weight"],
     params:
         compress=OUTPUTS["compress"],
     script:

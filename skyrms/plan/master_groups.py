@@ -24,10 +24,10 @@ import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from skyrms.frame_times import night_of
 from skyrms.io.header_values import date_obs, mjd_of, number_of
 from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP
-from skyrms.master_lookup import TYPES, Master, Observation, mjd_of_master
+from skyrms.plan.frame_times import night_of
+from skyrms.plan.master_lookup import TYPES, Master, Observation, mjd_of_master
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def raw_paths(root: str) -> list[str]:
 
 
 def night_name(fields: dict, path: str, night_starts: float) -> str:
-    """The night (date, ISO) a frame belongs to (:func:`skyrms.frame_times.night_of`)."""
+    """The night (date, ISO) a frame belongs to (:func:`skyrms.plan.frame_times.night_of`)."""
     return night_of(date_obs(fields, path), night_starts).isoformat()
 
 
@@ -107,7 +107,7 @@ def content_digest(group: Group, digest, combination: str) -> str:
 
 
 def add_to_library(library: dict, groups: dict[str, Group]) -> dict:
-    """The lookup's library (see :func:`skyrms.master_lookup.build_library`) with the
+    """The lookup's library (see :func:`skyrms.plan.master_lookup.build_library`) with the
     planned masters in it; a built master's file is replaced by its group's plan."""
     planned = {group.master.path for group in groups.values()}
     merged = {
