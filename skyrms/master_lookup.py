@@ -27,8 +27,10 @@ EXPTIME_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
-class Master:
-    """One master frame of the library."""
+class LibraryMaster:
+    """A master of the lookup's library as its header tells it (a planned master: as its raw
+    frames' headers do): where it is, its unit, MJD (days), EXPTIME (s, darks), FILTER
+    (flats) and NCOMBINE (None when unknown)."""
 
     path: str
     imagetyp: str
@@ -58,7 +60,7 @@ class Observation:
 class Pick:
     """The master chosen for one type: ``days`` apart (signed: master minus frame)."""
 
-    master: Master
+    master: LibraryMaster
     days: float
 
 
@@ -71,12 +73,12 @@ def library_paths(root: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "*", "*", "*", "*", "*.fits")))
 
 
-def master_of(path: str, root: str, fields: dict) -> Master:
-    """A :class:`Master` from its path in the library layout and its header keywords."""
+def master_of(path: str, root: str, fields: dict) -> LibraryMaster:
+    """A :class:`LibraryMaster` from its path in the library layout and its header keywords."""
     observatory, telkey, unit, folder = PurePosixPath(os.path.relpath(path, root)).parts[:4]
     imagetyp = str(fields.get(IMAGETYP, folder)).strip().upper()
     ncombine = fields.get(NCOMBINE)
-    return Master(
+    return LibraryMaster(
         path=path,
         imagetyp=imagetyp,
         observatory=observatory,
@@ -115,7 +117,7 @@ def joined(libraries) -> dict:
     return {key: sorted(masters, key=mjd_of_master) for key, masters in groups.items()}
 
 
-def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
+def matches(master: LibraryMaster, frame: Observation, dark_exptime: str) -> bool:
     """Whether ``master`` may calibrate ``frame`` apart from its date."""
     if master.imagetyp == "FLAT":
         return master.filter == frame.filter
@@ -124,7 +126,7 @@ def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
     return True
 
 
-def preference(master: Master, frame: Observation):
+def preference(master: LibraryMaster, frame: Observation):
     """Sort key: exposure-time mismatch (darks), then distance in days, earlier, path."""
     mismatch = abs(master.exptime - frame.exptime) if master.imagetyp == "DARK" else 0.0
     mismatch = 0.0 if mismatch < EXPTIME_TOLERANCE else mismatch
@@ -135,7 +137,7 @@ SLACK = 1e-6
 """Days added to both ends of the window searched by MJD; the exact test follows."""
 
 
-def mjd_of_master(master: Master) -> float:
+def mjd_of_master(master: LibraryMaster) -> float:
     """The sort key of a library group: the master's MJD."""
     return master.mjd
 
@@ -199,7 +201,7 @@ def no_master_message(
     return text + f"; nearest is {nearest.path}, {abs(nearest.mjd - frame.mjd):.2f} days away"
 
 
-def observation_of(key: str, path: str, fields: dict) -> Observation:
+def frame_observation(key: str, path: str, fields: dict) -> Observation:
     """The lookup's view of a frame: layout fields from its key, the rest from its header.
 
     A frame outside the survey layout takes its unit from TELESCOP. Raises
@@ -259,7 +261,7 @@ def choose_for_frames(
     chosen = {}
     for key, path in frames.items():
         try:
-            observation = observation_of(key, path, frame_fields[path])
+            observation = frame_observation(key, path, frame_fields[path])
             picks = choose(observation, groups, max_days, dark_exptime, TYPES, searched)
             chosen[key] = (record(picks, digest), None)
         except ValueError as error:

@@ -19,9 +19,9 @@ from skyrms.master_lookup import (
     Observation,
     build_library,
     choose,
+    frame_observation,
     joined,
     max_days_by_type,
-    observation_of,
     record,
 )
 from skyrms.steps.propagated_rms import record_and_propagate
@@ -63,7 +63,7 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
     lookup's one line when a type has none in reach."""
     try:
-        observation = observation_of(key, frame, fields)
+        observation = frame_observation(key, frame, fields)
         picks = choose(
             observation,
             unit_masters(roots, observation),

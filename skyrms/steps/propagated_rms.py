@@ -67,8 +67,9 @@ def header_number(header, keyword: str, what, default=None, assumed=None) -> flo
 
 
 @dataclass
-class Master:
-    """A chosen master, opened once: its maps are read a slab of rows at a time.
+class MasterMaps:
+    """A chosen master's pixel data and error maps, opened once for the propagation: each is
+    read a slab of rows at a time.
 
     ``error`` is its ERR extension (1-sigma error, its units) and ``read_noise`` its
     RDNOISE extension (master bias: e- per pixel), None when absent.
@@ -92,16 +93,16 @@ def rows_of(reader: RowReader | None, rows: slice) -> np.ndarray | None:
     return None if reader is None else reader.rows(rows)
 
 
-def open_master(stack: ExitStack, path, shape) -> Master:
+def open_master(stack: ExitStack, path, shape) -> MasterMaps:
     """Open a master (closed with ``stack``) and check its maps against the frame's shape."""
     names = (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
     image, extensions = open_for_rows(stack, path, names)
     for reader, what in ((image, "master"), *((r, f"{n} map") for n, r in extensions.items() if r)):
         check_frame_shape(path, what, reader.shape, shape)
-    return Master(image, *(extensions[name] for name in names))
+    return MasterMaps(image, *(extensions[name] for name in names))
 
 
-def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
+def combination_of(master: MasterMaps, settings: dict) -> tuple[CombineParams, str]:
     """How a master was combined, and where that is known from: its COMBMETH card (masters
     built by skyrms), else the configured ``combine``."""
     header = master.header
@@ -114,7 +115,7 @@ def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
     return params, kw.COMBMETH if kw.COMBMETH in header else "calibration.combine"
 
 
-def combination_factor(master: Master, count: int, params: CombineParams) -> float:
+def combination_factor(master: MasterMaps, count: int, params: CombineParams) -> float:
     """Variance factor ``c`` of a master of ``count`` frames combined as ``params`` say (see
     :mod:`skyrms.science.combine`)."""
     try:

@@ -12,7 +12,7 @@ from astropy.time import Time
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.master_lookup import (
     TYPES,
-    Master,
+    LibraryMaster,
     NoMasterError,
     Observation,
     build_library,
@@ -31,7 +31,7 @@ DAYS = max_days_by_type(7)
 
 def master(imagetyp, days, exptime=None, filt=None, unit=UNIT, name=None):
     path = name or f"{imagetyp}_{days:+.3f}_{exptime}_{filt}_{unit[2]}.fits"
-    return Master(path, imagetyp, *unit, NIGHT + days, exptime, filt, 9)
+    return LibraryMaster(path, imagetyp, *unit, NIGHT + days, exptime, filt, 9)
 
 
 def library(*masters):

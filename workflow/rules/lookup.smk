@@ -77,7 +77,7 @@ def prerequisites():
     for group in sorted(GROUPS.values(), key=master_groups.build_order):
         needs = master_groups.NEEDS[group.master.imagetyp]
         try:
-            observation = master_groups.observation_of(
+            observation = master_groups.group_observation(
                 group, INDEX.fields(group.raws[0])
             )
             picks = master_lookup.choose(
@@ -139,7 +139,7 @@ def master_arrivals():
 def frame_arrival(key, path):
     """A frame's unit, time and arrival, for skyrms.rechosen (no unit if unreadable)."""
     try:
-        frame = master_lookup.observation_of(key, path, INDEX.fields(path))
+        frame = master_lookup.frame_observation(key, path, INDEX.fields(path))
         unit, mjd = (frame.observatory, frame.telkey, frame.unit), frame.mjd
     except ValueError:
         unit, mjd = (), float("nan")
