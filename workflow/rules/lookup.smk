@@ -171,7 +171,7 @@ def rechosen_frames():
         MAX_DAYS,
     )
     choices = master_choices({key: outside[key] for key in served})
-    changed = rechosen.rechosen(
+    changed = rechosen.frames_choosing_other_masters(
         {key: choice for key, (choice, _) in choices.items()},
         {key: os.path.join(OUTDIR, key + final) for key in served},
     )
