@@ -64,6 +64,31 @@ class Pick:
     days: float
 
 
+@dataclass(frozen=True)
+class MasterChoice:
+    """The lookup's outcome for one frame: ``masters``, the record of the masters chosen
+    (see :func:`record`), or ``reason``, the one line saying why none fits."""
+
+    masters: dict | None = None
+    reason: str | None = None
+
+    def as_param(self) -> tuple[dict | None, str | None]:
+        """``(masters, reason)``, the choice as a Snakemake job parameter.
+
+        Snakemake reruns a job whose parameters changed, comparing the ``repr`` of plain
+        Python values only (it leaves other objects out): as this tuple the choice, with
+        each master's SHA-256, reruns the frames whose masters changed, and it reads as the
+        parameter recorded by earlier runs.
+        """
+        return (self.masters, self.reason)
+
+    @classmethod
+    def from_param(cls, param: tuple[dict | None, str | None]) -> "MasterChoice":
+        """The choice back from :meth:`as_param`'s tuple."""
+        masters, reason = param
+        return cls(masters, reason)
+
+
 class NoMasterError(ValueError):
     """No usable master of a type for a frame; the message says which and why."""
 
@@ -252,8 +277,8 @@ def choose_for_frames(
     dark_exptime: str,
     digest,
     searched: tuple[str, ...] = (),
-) -> dict[str, tuple[dict | None, str | None]]:
-    """For each frame key: (the recorded choice, None) or (None, the one-line error).
+) -> dict[str, MasterChoice]:
+    """For each frame key, its :class:`MasterChoice`: the recorded choice or the one-line error.
 
     ``digest`` gives a master's SHA-256 from its path, for the record; ``searched`` are the
     library roots the masters come from, named when a type has none at all.
@@ -263,20 +288,20 @@ def choose_for_frames(
         try:
             observation = frame_observation(key, path, frame_fields[path])
             picks = choose(observation, groups, max_days, dark_exptime, TYPES, searched)
-            chosen[key] = (record(picks, digest), None)
+            chosen[key] = MasterChoice(masters=record(picks, digest))
         except ValueError as error:
-            chosen[key] = (None, str(error))
+            chosen[key] = MasterChoice(reason=str(error))
     return chosen
 
 
-def common_failures(choices: dict) -> dict[str, int]:
+def common_failures(choices: dict[str, MasterChoice]) -> dict[str, int]:
     """Reasons shared by several frames' failed lookups (see :func:`choose_for_frames`), each
     with how many: a unit without any master of a type says so once. A reason is the
     error's text after the frame's path."""
     reasons = {}
-    for _, error in choices.values():
-        if error:
-            reason = error.split(": ", 1)[-1]
+    for choice in choices.values():
+        if choice.reason:
+            reason = choice.reason.split(": ", 1)[-1]
             reasons[reason] = reasons.get(reason, 0) + 1
     return {reason: count for reason, count in reasons.items() if count > 1}
 

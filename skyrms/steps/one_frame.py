@@ -16,6 +16,7 @@ from skyrms.io.discovery import LAYOUT, frame_key
 from skyrms.io.fitsfiles import InputError
 from skyrms.io.headerindex import read_fields, sha256_of
 from skyrms.master_lookup import (
+    MasterChoice,
     Observation,
     build_library,
     choose,
@@ -83,9 +84,9 @@ def propagate_one_frame(frame, products: dict, calibration: dict, roots, key: st
     fields = read_fields(frame)
     if "error" in fields:
         raise InputError(fields["error"])
-    choice = chosen_masters(frame, key, fields, calibration, roots)
+    choice = MasterChoice(masters=chosen_masters(frame, key, fields, calibration, roots))
     record_and_propagate(
-        frame, products["bkg"], products["bkgrms"], (choice, None), products["masters"],
+        frame, products["bkg"], products["bkgrms"], choice.as_param(), products["masters"],
         products["proprms"], calibration, fields, digest,
     )  # fmt: skip
 

@@ -22,7 +22,7 @@ from skyrms.io.fitsfiles import (
 )
 from skyrms.io.header_values import number_of
 from skyrms.io.provenance import product_header
-from skyrms.master_lookup import TYPES
+from skyrms.master_lookup import TYPES, MasterChoice
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
 
@@ -37,15 +37,15 @@ MEDIAN_STRIDE = 4
 is only partly decompressed for them."""
 
 
-def record_masters(choice: dict | None, error: str | None, output) -> None:
-    """Write the masters chosen for a frame (JSON), or fail with the lookup's error."""
-    if error:
-        raise InputError(error)
+def record_masters(choice: MasterChoice, output) -> None:
+    """Write the masters chosen for a frame (JSON), or fail with the lookup's reason."""
+    if choice.reason:
+        raise InputError(choice.reason)
     for imagetyp in TYPES:
-        pick = choice[imagetyp]
+        pick = choice.masters[imagetyp]
         log.info(f"{imagetyp.lower()}: {pick['path']} ({pick['days']:+.3f} days)")
     with atomic_path(output) as temporary:
-        temporary.write_text(json.dumps(choice, indent=1))
+        temporary.write_text(json.dumps(choice.masters, indent=1))
 
 
 def header_number(header, keyword: str, what, default=None, assumed=None) -> float:
@@ -317,11 +317,13 @@ def record_and_propagate(
 ) -> None:  # fmt: skip
     """Write the lookup's record of the masters, then the propagated RMS map made with them.
 
-    ``lookup`` is (choice, None) or (None, the one-line reason no master fits); the other
-    arguments are :func:`propagated_rms`'s.
+    ``lookup`` is the frame's :class:`~skyrms.master_lookup.MasterChoice` as the rule's
+    parameter (:meth:`~skyrms.master_lookup.MasterChoice.as_param`); the other arguments are
+    :func:`propagated_rms`'s.
     """
-    choice, error = lookup
-    record_masters(choice, error, record)
+    choice = MasterChoice.from_param(lookup)
+    record_masters(choice, record)
     propagated_rms(
-        frame, background, image_rms, choice, output, settings, fields, frame_digest, compress
-    )
+        frame, background, image_rms, choice.masters, output, settings, fields, frame_digest,
+        compress,
+    )  # fmt: skip

@@ -28,7 +28,7 @@ rule propagated_rms:
         mem_mb=memory_mb("propagated_rms"),
     params:
         **PROPAGATION,
-        lookup=lambda wildcards: CHOICES[wildcards.key],
+        lookup=lambda wildcards: CHOICES[wildcards.key].as_param(),
         fields=frame_fields,
         content=frame_digest,
     script:

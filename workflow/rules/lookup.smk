@@ -102,7 +102,7 @@ def master_digest(path):
 
 
 def master_choices(frames):
-    """Per key of ``frames`` (key -> path): (chosen masters, None) or (None, why none fits)."""
+    """Per key of ``frames`` (key -> path): its master_lookup.MasterChoice."""
     return master_lookup.choose_for_frames(
         frames,
         {path: INDEX.fields(path) for path in frames.values()},
@@ -172,7 +172,7 @@ def rechosen_frames():
     )
     choices = master_choices({key: outside[key] for key in served})
     changed = rechosen.frames_choosing_other_masters(
-        {key: choice for key, (choice, _) in choices.items()},
+        {key: choice.masters for key, choice in choices.items()},
         {key: os.path.join(OUTDIR, key + final) for key in served},
     )
     logger.info(
@@ -224,7 +224,7 @@ def as_master_input(path):
 
 def chosen_masters(wildcards):
     """Paths of the masters chosen for this frame (none when the lookup failed)."""
-    choice, _ = CHOICES[wildcards.key]
+    choice = CHOICES[wildcards.key].masters
     return (
         [as_master_input(choice[t]["path"]) for t in master_lookup.TYPES]
         if choice
