@@ -133,7 +133,7 @@ def recorded_choices(workdir: Path, frames: list[Path]) -> dict[str, dict]:
         config["calibration"]["dark_exptime"],
         index.digest,
     )
-    return {key: choice for key, (choice, _) in choices.items()}
+    return {key: choice.masters for key, choice in choices.items()}
 
 
 def make_products(workdir: Path, frames: list[Path], root: Path) -> None:

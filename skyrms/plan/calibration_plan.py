@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.io.keywords import CONTSHA
 from skyrms.plan import master_groups, master_lookup
+from skyrms.plan.master_lookup import MasterChoice
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class CalibrationPlan:
     library : dict
         The lookup's library: built, planned and library masters by unit and type.
     prerequisites : dict
-        Per planned relpath: (the bias and dark it is corrected with, by type, None), or
-        (None, why none fits).
+        Per planned relpath, the bias and dark it is corrected with (a MasterChoice of
+        paths by type).
     planned_digests : dict
         Per planned master path: its content digest (hex SHA-256).
     indexed : tuple of str
@@ -66,8 +67,7 @@ class CalibrationPlan:
 
     def corrected_with(self, relpath: str) -> list[tuple[str, bool]]:
         """The masters a planned master is corrected with (:meth:`as_inputs`)."""
-        needs, _ = self.prerequisites[relpath]
-        return self.as_inputs((needs or {}).values())
+        return self.as_inputs((self.prerequisites[relpath].masters or {}).values())
 
     def digest(self, index: HeaderIndex, path: str) -> str:
         """A master's content: its planned content digest, or its file's SHA-256."""
@@ -129,11 +129,11 @@ def prerequisites_and_digests(
     for group in sorted(groups.values(), key=master_groups.build_order):
         needs = master_groups.NEEDS[group.master.imagetyp]
         try:
-            observation = master_groups.observation_of(group, index.fields(group.raws[0]))
+            observation = master_groups.group_observation(group, index.fields(group.raws[0]))
             picks = master_lookup.choose(observation, library, max_days, "nearest", needs)
-            chosen[group.relpath] = ({t: p.master.path for t, p in picks.items()}, None)
+            chosen[group.relpath] = MasterChoice({t: p.master.path for t, p in picks.items()})
         except ValueError as error:
-            picks, chosen[group.relpath] = {}, (None, str(error))
+            picks, chosen[group.relpath] = {}, MasterChoice(reason=str(error))
         used = "".join(
             digests.get(pick.master.path) or index.digest(pick.master.path)
             for pick in picks.values()
@@ -179,8 +179,8 @@ def plan_calibration(settings: dict, index: HeaderIndex, log: logging.Logger) ->
 def master_choices(
     frames: dict[str, str], plan: CalibrationPlan, index: HeaderIndex, dark_exptime: str
 ) -> dict:
-    """Per key of ``frames`` (key -> path): (the recorded choice, None) or (None, why none
-    fits); empty without calibration."""
+    """Per key of ``frames`` (key -> path), its masters' record or why none fits (a
+    MasterChoice); empty without calibration."""
     if not plan.roots:
         return {}
     return master_lookup.choose_for_frames(

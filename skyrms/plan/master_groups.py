@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from skyrms.io.header_values import date_obs, mjd_of, number_of
 from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP
 from skyrms.plan.frame_times import night_of
-from skyrms.plan.master_lookup import TYPES, Master, Observation, mjd_of_master
+from skyrms.plan.master_lookup import TYPES, LibraryMaster, Observation, mjd_of_master
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Group:
     library root, without .fits)."""
 
     relpath: str
-    master: Master
+    master: LibraryMaster
     raws: tuple[str, ...]
 
 
@@ -89,7 +89,7 @@ def plan(root: str, built_root: str, fields_by_path: dict, night_starts: float):
     for key, frames in sorted(members.items(), key=lambda item: relpath_of(item[0])):
         observatory, telkey, unit, imagetyp, _, exptime, filter_name = key
         relpath = relpath_of(key)
-        master = Master(
+        master = LibraryMaster(
             path=os.path.join(built_root, relpath + ".fits"), imagetyp=imagetyp,
             observatory=observatory, telkey=telkey, unit=unit,
             mjd=sum(mjd for _, mjd in frames) / len(frames), exptime=exptime,
@@ -119,8 +119,9 @@ def add_to_library(library: dict, groups: dict[str, Group]) -> dict:
     return {key: sorted(masters, key=mjd_of_master) for key, masters in merged.items()}
 
 
-def observation_of(group: Group, first_fields: dict) -> Observation:
-    """The lookup's view of a group, to choose the masters its frames are corrected with
+def group_observation(group: Group, first_fields: dict) -> Observation:
+    """The lookup's view of a group of raw frames (``first_fields``: its first frame's header
+    keywords), to choose the masters its frames are corrected with
     (darks: a bias; flats: a bias and a dark of the flats' EXPTIME, or the nearest, scaled)."""
     m = group.master
     exptime = number_of(first_fields, EXPTIME, group.raws[0]) if m.imagetyp == "FLAT" else 1.0

@@ -27,8 +27,10 @@ EXPTIME_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
-class Master:
-    """One master frame of the library."""
+class LibraryMaster:
+    """A master of the lookup's library as its header tells it (a planned master: as its raw
+    frames' headers do): where it is, its unit, MJD (days), EXPTIME (s, darks), FILTER
+    (flats) and NCOMBINE (None when unknown)."""
 
     path: str
     imagetyp: str
@@ -58,8 +60,34 @@ class Observation:
 class Pick:
     """The master chosen for one type: ``days`` apart (signed: master minus frame)."""
 
-    master: Master
+    master: LibraryMaster
     days: float
+
+
+@dataclass(frozen=True)
+class MasterChoice:
+    """The lookup's outcome for one frame or planned master: ``masters``, those chosen by
+    type (a frame's as their record, see :func:`record`; a planned master's as their
+    paths), or ``reason``, the one line saying why none fits."""
+
+    masters: dict | None = None
+    reason: str | None = None
+
+    def as_param(self) -> tuple[dict | None, str | None]:
+        """``(masters, reason)``, the choice as a Snakemake job parameter.
+
+        Snakemake reruns a job whose parameters changed, comparing the ``repr`` of plain
+        Python values only (it leaves other objects out): as this tuple the choice, with
+        each master's SHA-256, reruns the frames whose masters changed, and it reads as the
+        parameter recorded by earlier runs.
+        """
+        return (self.masters, self.reason)
+
+    @classmethod
+    def from_param(cls, param: tuple[dict | None, str | None]) -> "MasterChoice":
+        """The choice back from :meth:`as_param`'s tuple."""
+        masters, reason = param
+        return cls(masters, reason)
 
 
 class NoMasterError(ValueError):
@@ -71,12 +99,12 @@ def library_paths(root: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "*", "*", "*", "*", "*.fits")))
 
 
-def master_of(path: str, root: str, fields: dict) -> Master:
-    """A :class:`Master` from its path in the library layout and its header keywords."""
+def master_of(path: str, root: str, fields: dict) -> LibraryMaster:
+    """A :class:`LibraryMaster` from its path in the library layout and its header keywords."""
     observatory, telkey, unit, folder = PurePosixPath(os.path.relpath(path, root)).parts[:4]
     imagetyp = str(fields.get(IMAGETYP, folder)).strip().upper()
     ncombine = fields.get(NCOMBINE)
-    return Master(
+    return LibraryMaster(
         path=path,
         imagetyp=imagetyp,
         observatory=observatory,
@@ -115,7 +143,7 @@ def joined(libraries) -> dict:
     return {key: sorted(masters, key=mjd_of_master) for key, masters in groups.items()}
 
 
-def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
+def matches(master: LibraryMaster, frame: Observation, dark_exptime: str) -> bool:
     """Whether ``master`` may calibrate ``frame`` apart from its date."""
     if master.imagetyp == "FLAT":
         return master.filter == frame.filter
@@ -124,7 +152,7 @@ def matches(master: Master, frame: Observation, dark_exptime: str) -> bool:
     return True
 
 
-def preference(master: Master, frame: Observation):
+def preference(master: LibraryMaster, frame: Observation):
     """Sort key: exposure-time mismatch (darks), then distance in days, earlier, path."""
     mismatch = abs(master.exptime - frame.exptime) if master.imagetyp == "DARK" else 0.0
     mismatch = 0.0 if mismatch < EXPTIME_TOLERANCE else mismatch
@@ -135,7 +163,7 @@ SLACK = 1e-6
 """Days added to both ends of the window searched by MJD; the exact test follows."""
 
 
-def mjd_of_master(master: Master) -> float:
+def mjd_of_master(master: LibraryMaster) -> float:
     """The sort key of a library group: the master's MJD."""
     return master.mjd
 
@@ -199,7 +227,7 @@ def no_master_message(
     return text + f"; nearest is {nearest.path}, {abs(nearest.mjd - frame.mjd):.2f} days away"
 
 
-def observation_of(key: str, path: str, fields: dict) -> Observation:
+def frame_observation(key: str, path: str, fields: dict) -> Observation:
     """The lookup's view of a frame: layout fields from its key, the rest from its header.
 
     A frame outside the survey layout takes its unit from TELESCOP. Raises
@@ -250,8 +278,8 @@ def choose_for_frames(
     dark_exptime: str,
     digest,
     searched: tuple[str, ...] = (),
-) -> dict[str, tuple[dict | None, str | None]]:
-    """For each frame key: (the recorded choice, None) or (None, the one-line error).
+) -> dict[str, MasterChoice]:
+    """For each frame key, its :class:`MasterChoice`: the recorded choice or the one-line error.
 
     ``digest`` gives a master's SHA-256 from its path, for the record; ``searched`` are the
     library roots the masters come from, named when a type has none at all.
@@ -259,22 +287,22 @@ def choose_for_frames(
     chosen = {}
     for key, path in frames.items():
         try:
-            observation = observation_of(key, path, frame_fields[path])
+            observation = frame_observation(key, path, frame_fields[path])
             picks = choose(observation, groups, max_days, dark_exptime, TYPES, searched)
-            chosen[key] = (record(picks, digest), None)
+            chosen[key] = MasterChoice(masters=record(picks, digest))
         except ValueError as error:
-            chosen[key] = (None, str(error))
+            chosen[key] = MasterChoice(reason=str(error))
     return chosen
 
 
-def common_failures(choices: dict) -> dict[str, int]:
+def common_failures(choices: dict[str, MasterChoice]) -> dict[str, int]:
     """Reasons shared by several frames' failed lookups (see :func:`choose_for_frames`), each
     with how many: a unit without any master of a type says so once. A reason is the
     error's text after the frame's path."""
     reasons = {}
-    for _, error in choices.values():
-        if error:
-            reason = error.split(": ", 1)[-1]
+    for choice in choices.values():
+        if choice.reason:
+            reason = choice.reason.split(": ", 1)[-1]
             reasons[reason] = reasons.get(reason, 0) + 1
     return {reason: count for reason, count in reasons.items() if count > 1}
 

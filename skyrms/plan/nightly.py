@@ -17,7 +17,7 @@ def master_arrivals(plan: CalibrationPlan, index: HeaderIndex) -> list[rechosen.
     newest of its raw frames and of the masters it is corrected with did."""
     seen = {}
     for group in sorted(plan.groups.values(), key=master_groups.build_order):
-        needs = plan.prerequisites[group.relpath][0] or {}
+        needs = plan.prerequisites[group.relpath].masters or {}
         seen[group.master.path] = max(
             [index.seen(path) for path in group.raws]
             + [seen.get(path) or index.seen(path) for path in needs.values()]
@@ -37,7 +37,7 @@ def master_arrivals(plan: CalibrationPlan, index: HeaderIndex) -> list[rechosen.
 def frame_arrival(key: str, path: str, index: HeaderIndex) -> rechosen.Arrival:
     """A frame's unit, time and arrival, for skyrms.plan.rechosen (no unit if unreadable)."""
     try:
-        frame = master_lookup.observation_of(key, path, index.fields(path))
+        frame = master_lookup.frame_observation(key, path, index.fields(path))
         unit, mjd = (frame.observatory, frame.telkey, frame.unit), frame.mjd
     except ValueError:
         unit, mjd = (), float("nan")
@@ -65,8 +65,8 @@ def earlier_frames(
         plan.max_days,
     )
     choices = master_choices({key: outside[key] for key in served}, plan, index, dark_exptime)
-    changed = rechosen.rechosen(
-        {key: choice for key, (choice, _) in choices.items()},
+    changed = rechosen.frames_choosing_other_masters(
+        {key: choice.masters for key, choice in choices.items()},
         {key: last_products(key)[0] for key in served},
     )
     log.info(

@@ -12,7 +12,7 @@ first indexed) after its last attempt, or when a master that could serve it
 arrival are the header index's (:meth:`skyrms.io.headerindex.HeaderIndex.seen`),
 so a sync that keeps the archive's modification times is seen all the same.
 The workflow then keeps the candidates whose choice of masters differs from
-the one recorded with their products (:func:`rechosen`).
+the one recorded with their products (:func:`frames_choosing_other_masters`).
 """
 
 import json
@@ -80,7 +80,9 @@ def recorded_choice(path: str) -> dict | None:
         return None
 
 
-def rechosen(choices: dict[str, dict | None], records: dict[str, str]) -> list[str]:
-    """The keys whose choice now (``choices``: key -> choice, or None if the lookup fails)
-    differs from the one recorded at ``records[key]``."""
+def frames_choosing_other_masters(
+    choices: dict[str, dict | None], records: dict[str, str]
+) -> list[str]:
+    """The keys of the frames whose choice of masters now (``choices``: key -> the lookup's
+    record, or None if it fails) differs from the one recorded at ``records[key]``."""
     return [key for key, choice in choices.items() if choice != recorded_choice(records[key])]

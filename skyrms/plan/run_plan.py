@@ -38,7 +38,7 @@ class Plan:
     calibration : CalibrationPlan
         The masters searched, built and chosen from.
     choices : dict
-        Per frame key: (the masters chosen, as recorded, None) or (None, why none fits).
+        Per frame key, the masters chosen (their record) or why none fits (MasterChoice).
     memory_mb : dict
         Memory to reserve for one job of each rule, MB.
     """
@@ -104,7 +104,7 @@ class Plan:
     def masters_of(self, key: str) -> list[tuple[str, bool]]:
         """The masters chosen for a frame, bias, dark, flat, each as (path, whether this run
         builds it); none when its lookup failed."""
-        choice, _ = self.choices[key]
+        choice = self.choices[key].masters
         paths = [choice[t]["path"] for t in master_lookup.TYPES] if choice else []
         return self.calibration.as_inputs(paths)
 

@@ -30,13 +30,31 @@ and ``radius * sqrt(b / a)``.
 """
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
-NOISE, RISE, LIMIT, HIDDEN = 0, 1, 2, 3
-"""Why a source stopped growing: its next ring was not significant, its light rose again,
-it reached the largest radius, or the rings beyond were masked or off the frame."""
-REASONS = {NOISE: "noise", RISE: "rise", LIMIT: "limit", HIDDEN: "hidden"}
+
+class GrowthStop(IntEnum):
+    """Why a source stopped growing; its value is stored in integer arrays (:class:`Growth`),
+    its :attr:`label` names it in logs and header cards (``MSKGNOIS`` and the rest)."""
+
+    NOISE = 0
+    """Its next ring was not significant: its light faded into the noise."""
+    RISE = 1
+    """Its next ring was significant but not fainter than the ring inside it: the light
+    rose again (another source, or structure of the sky)."""
+    LIMIT = 2
+    """Every ring out to the largest radius searched passed (in the end ``max_radius``)."""
+    HIDDEN = 3
+    """No ring failed, but the outermost one searched had too few usable pixels: the rings
+    beyond were masked, excluded or off the frame."""
+
+    @property
+    def label(self) -> str:
+        """The reason's name in lower case ("noise", "rise", "limit", "hidden")."""
+        return self.name.lower()
+
 
 LINEAR_RINGS = 4
 """Rings are 1 px wide out to this radius (px), then RING_GROWTH times wider each."""
@@ -61,15 +79,15 @@ MAX_STEPS = 50
 @dataclass
 class Growth:
     """Result of :func:`grow`: per source its mask radius (px, circle-equivalent) and why
-    it stopped (NOISE, RISE, LIMIT or HIDDEN)."""
+    it stopped (:class:`GrowthStop` values)."""
 
     radius: np.ndarray
     reason: np.ndarray
 
 
 @dataclass(frozen=True)
-class Judge:
-    """What a ring is judged on.
+class RingImage:
+    """The image rings are measured on, and the pixels no ring may use.
 
     significance : float32 frame of ``(data - background) / RMS`` (dimensionless).
     excluded : boolean or integer frame, True (non-zero) where a pixel may join no ring.
@@ -114,7 +132,7 @@ def isophotal_radius(objects: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(objects["npix"], 1) / np.pi)
 
 
-def ring_sums(judge: Judge, objects, axes, inner, limit):
+def ring_sums(image: RingImage, objects, axes, inner, limit):
     """Per source and ring (n, rings): sums of significance, counts of usable samples, and
     each source's sampling stride (px).
 
@@ -143,7 +161,7 @@ def ring_sums(judge: Judge, objects, axes, inner, limit):
             chosen = group[begin : begin + per_chunk]
             stamp = Stamp(n_steps, step, rings)
             sums[chosen], samples[chosen] = stamp.sums(
-                judge, objects[chosen], axes[0][chosen], axes[1][chosen], inner[chosen],
+                image, objects[chosen], axes[0][chosen], axes[1][chosen], inner[chosen],
                 limit[chosen],
             )  # fmt: skip
     return sums, samples, stride
@@ -164,14 +182,14 @@ class Stamp:
     stride: int
     rings: int
 
-    def sums(self, judge: Judge, objects, a, b, inner, limit):
+    def sums(self, image: RingImage, objects, a, b, inner, limit):
         """Sums and counts of usable samples per source and ring (see :func:`ring_sums`).
 
         Samples are gathered by their flat index in the frame, and only those inside a
         source's rings and on the frame; where a stamp is no wider than a bin of the
         coarse correction, the correction at its centre serves all its samples.
         """
-        ny, nx = judge.significance.shape
+        ny, nx = image.significance.shape
         side = 2 * self.half + 1
         offsets = np.arange(-self.half, self.half + 1) * self.stride
         centre_col = np.rint(objects["x"]).astype(np.int64)
@@ -188,14 +206,14 @@ class Stamp:
         pixel = ((centre_row * nx + centre_col).astype(np.int32)[:, None] + shifts)[use]
         source = np.repeat(np.arange(len(objects)), use.sum(axis=1))
         del use
-        free = np.logical_not(judge.excluded.ravel().take(pixel))
+        free = np.logical_not(image.excluded.ravel().take(pixel))
         squared, source, pixel = squared[free], source[free], pixel[free]
         index = source * self.rings
         index += ring_index(np.sqrt(squared, out=squared))
-        values = judge.significance.ravel().take(pixel)  # float32: summed as float64 below
+        values = image.significance.ravel().take(pixel)  # float32: summed as float64 below
         size = len(objects) * self.rings
         counts = np.bincount(index, minlength=size).reshape(-1, self.rings)
-        coarse = judge.coarse
+        coarse = image.coarse
         wide = coarse is not None and self.half * self.stride > coarse.factor
         if wide:
             bins = coarse.correction.shape[1]
@@ -224,13 +242,29 @@ class Stamp:
         return squared
 
 
-def decide(sums, samples, stride, first, limit, grow_sigma: float, floor: float):
-    """Last ring kept by each source, why growth stopped, and the profile to extend.
+@dataclass(frozen=True)
+class KeptRings:
+    """Result of :func:`last_kept_rings`, one value per source.
+
+    last : index of the last ring kept (``first - 1`` for none).
+    reason : why growth stopped (:class:`GrowthStop` values).
+    level : mean significance of the last kept ring (RMS units per pixel; NaN for none).
+    slope : power-law slope of the light over the last two kept rings (dimensionless).
+    """
+
+    last: np.ndarray
+    reason: np.ndarray
+    level: np.ndarray
+    slope: np.ndarray
+
+
+def last_kept_rings(
+    sums, samples, stride, first, limit, grow_sigma: float, floor: float
+) -> KeptRings:
+    """Judge each source's rings from :func:`ring_sums`: the last ring kept, why growth
+    stopped, and the profile to extend (see :class:`KeptRings`).
 
     ``first`` is each source's first ring (rings before it are ignored), ``limit`` its last.
-    Returns the index of the last ring kept (``first - 1`` for none), the reason (NOISE,
-    RISE, LIMIT or HIDDEN), the mean significance of the last kept ring and the power-law
-    slope of the light over the last two kept rings.
     """
     count, rings = sums.shape
     k = np.arange(rings)[None, :]
@@ -246,14 +280,14 @@ def decide(sums, samples, stride, first, limit, grow_sigma: float, floor: float)
     last = np.where(kept.any(axis=1), rings - 1 - np.argmax(kept[:, ::-1], axis=1), -1)
     last = np.where(last >= first, last, first - 1)
     everyone = np.arange(count)
-    reason = np.where(usable[everyone, limit], LIMIT, HIDDEN)
+    reason = np.where(usable[everyone, limit], GrowthStop.LIMIT, GrowthStop.HIDDEN)
     stopped = first_fail < rings
     at = np.minimum(first_fail, rings - 1)
     rose = rises[everyone, at] & significant[everyone, at]
-    reason[stopped] = np.where(rose, RISE, NOISE)[stopped]
+    reason[stopped] = np.where(rose, GrowthStop.RISE, GrowthStop.NOISE)[stopped]
     before = np.where(kept & (k < last[:, None]), k, -1).max(axis=1)
     level = np.where(last >= first, mean[everyone, np.maximum(last, 0)], np.nan)
-    return last, reason, level, profile_slope(mean, edges, before, last)
+    return KeptRings(last, reason, level, profile_slope(mean, edges, before, last))
 
 
 def previous_usable(values, usable) -> np.ndarray:
@@ -278,22 +312,24 @@ def profile_slope(mean, edges, inner_ring, outer_ring) -> np.ndarray:
     return np.where((inner_ring >= 0) & (inner_ring < outer_ring), slope, DEFAULT_SLOPE)
 
 
-def extend(radius, last, reason, level, slope, edges, mask_level: float) -> np.ndarray:
-    """Radii extended along each faded source's profile to where its light is ``mask_level``."""
-    faded = (reason == NOISE) & (level > mask_level)
-    middle = np.sqrt(edges[np.maximum(last, 0)] * edges[np.maximum(last, 0) + 1])
+def extend(radius, kept: KeptRings, edges, mask_level: float) -> np.ndarray:
+    """Radii (px) extended along each faded source's profile to where its light is
+    ``mask_level`` (RMS units per pixel); ``edges`` are the rings' inner edges (px)."""
+    faded = (kept.reason == GrowthStop.NOISE) & (kept.level > mask_level)
+    last = np.maximum(kept.last, 0)
+    middle = np.sqrt(edges[last] * edges[last + 1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        reach = middle * (level / mask_level) ** (1 / slope)
+        reach = middle * (kept.level / mask_level) ** (1 / kept.slope)
     return np.where(faded, np.clip(reach, radius, MAX_EXTENSION * radius), radius)
 
 
-def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, floor: float,
+def grow(image: RingImage, objects, start, grow_sigma: float, mask_level: float, floor: float,
          max_radius: float, grown_before=None) -> Growth:  # fmt: skip
     """Mask radius (px) of each source of ``objects`` (SEP's catalogue), grown along its light.
 
     Parameters
     ----------
-    judge : the signal-to-noise image and the pixels excluded from rings.
+    image : the signal-to-noise image and the pixels excluded from rings.
     objects : SEP objects with ``x``, ``y``, ``a``, ``b``, ``theta``.
     start : radius (px) each source has already: rings start there.
     grow_sigma : a ring joins while its mean is this many times its noise above 0.
@@ -309,7 +345,7 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
         be sampled at every pixel).
     """
     inner = np.asarray(start, dtype=np.float64)
-    radius, reason = inner.copy(), np.full(len(objects), NOISE)
+    radius, reason = inner.copy(), np.full(len(objects), GrowthStop.NOISE)
     axes = ellipse_axes(objects)
     first = ring_index(inner)
     if grown_before is None:
@@ -321,15 +357,16 @@ def grow(judge: Judge, objects, start, grow_sigma: float, mask_level: float, flo
         reach[todo] = np.minimum(reach[todo], max_radius)
         probed = probing[todo]
         limit = np.where(probed, first[todo], ring_index(reach[todo]))
-        sums, samples, stride = ring_sums(judge, objects[todo], (axes[0][todo], axes[1][todo]),
+        sums, samples, stride = ring_sums(image, objects[todo], (axes[0][todo], axes[1][todo]),
                                           inner[todo], limit)  # fmt: skip
-        last, why, level, slope = decide(sums, samples, stride, first[todo], limit,
-                                         grow_sigma, floor)  # fmt: skip
+        kept = last_kept_rings(sums, samples, stride, first[todo], limit, grow_sigma, floor)
         edges = ring_edges(sums.shape[1])
-        measured = np.where(last >= first[todo], edges[last + 1], inner[todo])
-        radius[todo] = extend(measured, last, why, level, slope, edges, mask_level)
-        reason[todo] = why
-        unsettled = (why == LIMIT) | (probed & (why == HIDDEN))
+        measured = np.where(kept.last >= first[todo], edges[kept.last + 1], inner[todo])
+        radius[todo] = extend(measured, kept, edges, mask_level)
+        reason[todo] = kept.reason
+        unsettled = (kept.reason == GrowthStop.LIMIT) | (
+            probed & (kept.reason == GrowthStop.HIDDEN)
+        )
         wider = unsettled & (probed | (reach[todo] < max_radius))
         reach[todo[wider & ~probed]] *= 2  # probed sources go on at their first reach
         probing[todo] = False

@@ -95,8 +95,9 @@ class Iteration:
 @dataclass
 class SourceMask:
     """Result of :func:`iterate_source_mask`: the uint8 bit mask, the pass history, why the
-    passes stopped, and per growth stop reason (:data:`skyrms.science.growth.REASONS`) how many
-    sources stopped for it in the last pass taken, with the largest mask radius (px)."""
+    passes stopped, and per growth stop reason (by its
+    :attr:`~skyrms.science.growth.GrowthStop.label`) how many sources stopped for it in the
+    last pass taken, with the largest mask radius (px)."""
 
     mask: np.ndarray
     iterations: list[Iteration] = field(default_factory=list)
@@ -146,7 +147,7 @@ def is_saturated(data: np.ndarray, objects: np.ndarray, level: float | None) -> 
 
 
 @dataclass(frozen=True)
-class Planes:
+class PassBuffers:
     """Full-frame work arrays that every pass overwrites, so that no pass pays for fresh ones:
     on a 9576x6388 frame the page faults of a fresh plane can cost more than the arithmetic
     on it.
@@ -159,8 +160,8 @@ class Planes:
     scratch: np.ndarray
 
     @classmethod
-    def like(cls, data: np.ndarray) -> "Planes":
-        """Planes for a frame of the shape of ``data``."""
+    def like(cls, data: np.ndarray) -> "PassBuffers":
+        """Buffers for a frame of the shape of ``data``."""
         return cls(np.empty(data.shape, np.float32), np.empty(data.shape, np.uint8))
 
     def flags(self) -> np.ndarray:
@@ -175,16 +176,16 @@ class Planes:
         return covered
 
 
-def detection_pass(data, mask, exclude, params: MaskParams, mesh: BackgroundParams, planes):
+def detection_pass(data, mask, exclude, params: MaskParams, mesh: BackgroundParams, buffers):
     """Fit the background without ``mask`` and ``exclude`` pixels, detect what ``mask`` leaves.
 
     ``exclude`` pixels (saturated ones) stay out of the background fit but can be
     detected, so that a saturated core marks its source as saturated. The pass writes
-    its signal-to-noise image to ``planes.significance`` (:class:`Planes`). Returns the
+    its signal-to-noise image to ``buffers.significance`` (:class:`PassBuffers`). Returns the
     SEP objects, their segmentation map and a boolean array marking saturated sources.
     """
-    bkg = estimate(data, planes.covered(mask, exclude), mesh.box_size, mesh.filter_size)
-    significance = planes.significance
+    bkg = estimate(data, buffers.covered(mask, exclude), mesh.box_size, mesh.filter_size)
+    significance = buffers.significance
     np.copyto(significance, data)
     bkg.subfrom(significance)
     rms = bkg.rms()
@@ -200,13 +201,13 @@ def detection_pass(data, mask, exclude, params: MaskParams, mesh: BackgroundPara
     return objects, segmap, is_saturated(data, objects, params.saturation_level)
 
 
-def labelled_pixels(segmap: np.ndarray, planes: Planes) -> tuple[np.ndarray, np.ndarray]:
+def labelled_pixels(segmap: np.ndarray, buffers: PassBuffers) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the pixels of a segmentation map that belong to a source, and their labels.
 
     Source pixels are a small part of a frame: found once per pass, they are
     then read and marked without scanning the frame again.
     """
-    labelled = np.greater(segmap, 0, out=planes.flags())
+    labelled = np.greater(segmap, 0, out=buffers.flags())
     where = np.flatnonzero(labelled)  # faster than on the int32 map itself
     return where, segmap.ravel()[where]
 
@@ -239,7 +240,7 @@ def with_footprints(out, mask, objects, pixels, saturated, chosen) -> None:
     flat[where] |= bits[labels]
 
 
-def draw_ellipses(mask, catalogue, radius, changed, planes: Planes) -> None:
+def draw_ellipses(mask, catalogue, radius, changed, buffers: PassBuffers) -> None:
     """Draw into ``mask`` (uint8 bits) in place the ellipses of the ``changed`` sources of the
     :class:`Catalogue` at circle-equivalent ``radius`` (px), saturated sources with the
     saturated bit. Radii never shrink, so the other sources' ellipses are in ``mask``."""
@@ -250,7 +251,7 @@ def draw_ellipses(mask, catalogue, radius, changed, planes: Planes) -> None:
     ):
         if not drawn.any():
             continue
-        ellipses = planes.scratch
+        ellipses = buffers.scratch
         ellipses.fill(0)
         chosen = catalogue.objects[drawn]
         sep.mask_ellipse(ellipses, chosen["x"], chosen["y"], a[drawn] * radius[drawn],
@@ -259,9 +260,9 @@ def draw_ellipses(mask, catalogue, radius, changed, planes: Planes) -> None:
         mask |= ellipses
 
 
-def runs_away(mask: np.ndarray, box_size: int, planes: Planes) -> bool:
+def runs_away(mask: np.ndarray, box_size: int, buffers: PassBuffers) -> bool:
     """True when more than RUNAWAY_BOXES of the mesh boxes are more than half masked."""
-    free = free_fractions(np.not_equal(mask, 0, out=planes.flags()), box_size)
+    free = free_fractions(np.not_equal(mask, 0, out=buffers.flags()), box_size)
     return np.count_nonzero(free < SEP_MIN_FREE) > RUNAWAY_BOXES * free.size
 
 
@@ -307,22 +308,22 @@ def iterate_source_mask(
         else np.zeros(mask.shape, dtype=bool)
     )
     spare = np.empty_like(mask)  # the next pass's mask: passes alternate the two
-    planes = Planes.like(data)
+    buffers = PassBuffers.like(data)
     catalogue = Catalogue()
     result = SourceMask(mask)
     for number in range(1, params.max_iterations + 1):
-        objects, segmap, saturated = detection_pass(data, mask, exclude, params, mesh, planes)
-        pixels = labelled_pixels(segmap, planes)
+        objects, segmap, saturated = detection_pass(data, mask, exclude, params, mesh, buffers)
+        pixels = labelled_pixels(segmap, buffers)
         del segmap
         new = with_unmasked_pixels(objects, pixels, mask)
         footprints = (objects, pixels, saturated & new, new)
         with_footprints(spare, mask, *footprints)
         start = catalogue.add(objects[new], saturated[new])
-        grown = grow_all(data, spare, exclude, catalogue, start, params, mesh, planes)
+        grown = grow_all(data, spare, exclude, catalogue, start, params, mesh, buffers)
         proposed = np.maximum(grown.radius, start)
         is_new = np.arange(len(start)) >= len(catalogue.radius)
-        draw_ellipses(spare, catalogue, proposed, is_new | (proposed > start), planes)
-        runaway = runs_away(spare, mesh.box_size, planes)
+        draw_ellipses(spare, catalogue, proposed, is_new | (proposed > start), buffers)
+        runaway = runs_away(spare, mesh.box_size, buffers)
         if runaway:
             log.info(
                 f"pass {number} would leave most {mesh.box_size}-px boxes more than half "
@@ -331,7 +332,7 @@ def iterate_source_mask(
             )
             proposed = start
             with_footprints(spare, mask, *footprints)
-            draw_ellipses(spare, catalogue, start, is_new, planes)
+            draw_ellipses(spare, catalogue, start, is_new, buffers)
         masked = np.count_nonzero(spare)
         step = Iteration(
             number,
@@ -343,8 +344,8 @@ def iterate_source_mask(
         mask, spare = spare, mask
         catalogue.radius, result.mask = proposed, mask
         result.iterations.append(step)
-        result.reasons = {name: int(np.count_nonzero(grown.reason == code))
-                          for code, name in growth.REASONS.items()}  # fmt: skip
+        result.reasons = {stop.label: int(np.count_nonzero(grown.reason == stop))
+                          for stop in growth.GrowthStop}  # fmt: skip
         result.largest_radius = float(proposed.max(initial=0.0))
         log.info(
             f"pass {number}: {step.sources} new sources and {step.saturated} saturated, "
@@ -370,18 +371,18 @@ def iterate_source_mask(
     return result
 
 
-def grow_all(data, mask, exclude, catalogue, start, params, mesh, planes: Planes):
+def grow_all(data, mask, exclude, catalogue, start, params, mesh, buffers: PassBuffers):
     """Grow every catalogued source from its ``start`` radius (see :mod:`skyrms.science.growth`).
 
     Rings skip the pixels that ``mask`` (uint8 bits) covers: invalid and masked pixels (of
     other sources: a source's own mask lies inside its start radius) and every footprint.
-    They are judged on ``planes.significance`` against the coarse background
+    They are judged on ``buffers.significance`` against the coarse background
     (:func:`skyrms.science.background.coarse_background`) fitted without them and ``exclude``.
     """
-    coarse = coarse_background(data, planes.covered(mask, exclude), mesh.box_size,
+    coarse = coarse_background(data, buffers.covered(mask, exclude), mesh.box_size,
                                mesh.filter_size)  # fmt: skip
     return growth.grow(
-        growth.Judge(planes.significance, mask, coarse), catalogue.objects, start,
+        growth.RingImage(buffers.significance, mask, coarse), catalogue.objects, start,
         params.grow_sigma, params.mask_level, 1 / mesh.box_size, float(max(data.shape)),
         grown_before=np.arange(len(start)) < len(catalogue.radius),
     )  # fmt: skip

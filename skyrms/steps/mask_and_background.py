@@ -230,16 +230,18 @@ def smooth_median(image: np.ndarray) -> float:
     return float(np.median(image[::8, ::8]))
 
 
-def checked_frame(frame, mesh: BackgroundParams):
-    """The frame's pixels (native float32, ADU) and header, checked by :func:`check_frame`."""
+def read_checked_frame(frame, mesh: BackgroundParams):
+    """Read ``frame`` (a path): its pixels (native float32, ADU), checked by
+    :func:`check_frame_pixels`, and its header."""
     data, header = read_image(frame)
     log.info(f"read {frame}: {data.shape[1]}x{data.shape[0]} px")
-    check_frame(frame, data, mesh)
+    check_frame_pixels(frame, data, mesh)
     return data, header
 
 
-def check_frame(frame, data: np.ndarray, mesh: BackgroundParams) -> None:
-    """Raise InputError when a frame has no valid pixel or is smaller than one box."""
+def check_frame_pixels(frame, data: np.ndarray, mesh: BackgroundParams) -> None:
+    """Raise InputError naming ``frame`` when its pixels ``data``, already read, have no
+    finite value or are smaller than one background box of ``mesh``."""
     try:
         check_box(data.shape, mesh)
     except ValueError as error:
@@ -262,7 +264,7 @@ def mask_and_background(
     Nothing is written when any step fails; a product that cannot be written (a full
     disk) removes those written before it.
     """
-    data, header = checked_frame(frame, mesh)
+    data, header = read_checked_frame(frame, mesh)
     placed = frame_circles(frame, header, specs)
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
     bits, cards = detect_sources(frame, data, header, params, mesh, invalid)

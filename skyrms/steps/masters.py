@@ -35,6 +35,7 @@ from skyrms.io.fitsfiles import (
 from skyrms.io.header_values import date_obs, mjd_of_datetime, number_of
 from skyrms.io.headerindex import sha256_of
 from skyrms.io.provenance import product_header
+from skyrms.plan.master_lookup import MasterChoice
 from skyrms.science.combine import CombineParams, combine, read_noise_map
 
 log = logging.getLogger(__name__)
@@ -241,18 +242,19 @@ def build_group_master(
     """The workflow's master job: :func:`build_master` with the ``masters`` settings and
     the master's ``content`` digest.
 
-    ``prerequisites`` is the lookup's (masters by type, None) or (None, why none fits).
+    ``prerequisites`` is the lookup's choice as its job parameter (see
+    :meth:`skyrms.plan.master_lookup.MasterChoice.as_param`: paths by type, or why none fits).
     """
-    chosen, error = prerequisites
-    if error:
-        raise InputError(f"{group}: {error}")
+    choice = MasterChoice.from_param(prerequisites)
+    if choice.reason:
+        raise InputError(f"{group}: {choice.reason}")
     params = CombineParams(
         method=settings["method"], sigma=settings["sigma"], nlow=settings["nlow"],
         nhigh=settings["nhigh"],
     )  # fmt: skip
     build_master(
-        imagetyp, list(raws), output, params, group=group, bias=chosen.get("BIAS"),
-        dark=chosen.get("DARK"), digests=digests, min_frames=settings["min_frames"],
+        imagetyp, list(raws), output, params, group=group, bias=choice.masters.get("BIAS"),
+        dark=choice.masters.get("DARK"), digests=digests, min_frames=settings["min_frames"],
         skip_bad=settings["on_bad_frame"] == "skip", content=content,
     )  # fmt: skip
 

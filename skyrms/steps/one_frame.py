@@ -16,12 +16,13 @@ from skyrms.io.discovery import LAYOUT, frame_key
 from skyrms.io.fitsfiles import InputError
 from skyrms.io.headerindex import read_fields, sha256_of
 from skyrms.plan.master_lookup import (
+    MasterChoice,
     Observation,
     build_library,
     choose,
+    frame_observation,
     joined,
     max_days_by_type,
-    observation_of,
     record,
 )
 from skyrms.steps.propagated_rms import record_and_propagate
@@ -63,7 +64,7 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
     lookup's one line when a type has none in reach."""
     try:
-        observation = observation_of(key, frame, fields)
+        observation = frame_observation(key, frame, fields)
         picks = choose(
             observation,
             unit_masters(roots, observation),
@@ -83,9 +84,9 @@ def propagate_one_frame(frame, products: dict, calibration: dict, roots, key: st
     fields = read_fields(frame)
     if "error" in fields:
         raise InputError(fields["error"])
-    choice = chosen_masters(frame, key, fields, calibration, roots)
+    choice = MasterChoice(masters=chosen_masters(frame, key, fields, calibration, roots))
     record_and_propagate(
-        frame, products["bkg"], products["bkgrms"], (choice, None), products["masters"],
+        frame, products["bkg"], products["bkgrms"], choice.as_param(), products["masters"],
         products["proprms"], calibration, fields, digest,
     )  # fmt: skip
 

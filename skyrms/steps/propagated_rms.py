@@ -22,7 +22,7 @@ from skyrms.io.fitsfiles import (
 )
 from skyrms.io.header_values import number_of
 from skyrms.io.provenance import product_header
-from skyrms.plan.master_lookup import TYPES
+from skyrms.plan.master_lookup import TYPES, MasterChoice
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
 
@@ -37,15 +37,15 @@ MEDIAN_STRIDE = 4
 is only partly decompressed for them."""
 
 
-def record_masters(choice: dict | None, error: str | None, output) -> None:
-    """Write the masters chosen for a frame (JSON), or fail with the lookup's error."""
-    if error:
-        raise InputError(error)
+def record_masters(choice: MasterChoice, output) -> None:
+    """Write the masters chosen for a frame (JSON), or fail with the lookup's reason."""
+    if choice.reason:
+        raise InputError(choice.reason)
     for imagetyp in TYPES:
-        pick = choice[imagetyp]
+        pick = choice.masters[imagetyp]
         log.info(f"{imagetyp.lower()}: {pick['path']} ({pick['days']:+.3f} days)")
     with atomic_path(output) as temporary:
-        temporary.write_text(json.dumps(choice, indent=1))
+        temporary.write_text(json.dumps(choice.masters, indent=1))
 
 
 def header_number(header, keyword: str, what, default=None, assumed=None) -> float:
@@ -67,8 +67,9 @@ def header_number(header, keyword: str, what, default=None, assumed=None) -> flo
 
 
 @dataclass
-class Master:
-    """A chosen master, opened once: its maps are read a slab of rows at a time.
+class MasterMaps:
+    """A chosen master's pixel data and error maps, opened once for the propagation: each is
+    read a slab of rows at a time.
 
     ``error`` is its ERR extension (1-sigma error, its units) and ``read_noise`` its
     RDNOISE extension (master bias: e- per pixel), None when absent.
@@ -92,16 +93,16 @@ def rows_of(reader: RowReader | None, rows: slice) -> np.ndarray | None:
     return None if reader is None else reader.rows(rows)
 
 
-def open_master(stack: ExitStack, path, shape) -> Master:
+def open_master(stack: ExitStack, path, shape) -> MasterMaps:
     """Open a master (closed with ``stack``) and check its maps against the frame's shape."""
     names = (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
     image, extensions = open_for_rows(stack, path, names)
     for reader, what in ((image, "master"), *((r, f"{n} map") for n, r in extensions.items() if r)):
         check_frame_shape(path, what, reader.shape, shape)
-    return Master(image, *(extensions[name] for name in names))
+    return MasterMaps(image, *(extensions[name] for name in names))
 
 
-def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
+def combination_of(master: MasterMaps, settings: dict) -> tuple[CombineParams, str]:
     """How a master was combined, and where that is known from: its COMBMETH card (masters
     built by skyrms), else the configured ``combine``."""
     header = master.header
@@ -114,7 +115,7 @@ def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
     return params, kw.COMBMETH if kw.COMBMETH in header else "calibration.combine"
 
 
-def combination_factor(master: Master, count: int, params: CombineParams) -> float:
+def combination_factor(master: MasterMaps, count: int, params: CombineParams) -> float:
     """Variance factor ``c`` of a master of ``count`` frames combined as ``params`` say (see
     :mod:`skyrms.science.combine`)."""
     try:
@@ -316,11 +317,13 @@ def record_and_propagate(
 ) -> None:  # fmt: skip
     """Write the lookup's record of the masters, then the propagated RMS map made with them.
 
-    ``lookup`` is (choice, None) or (None, the one-line reason no master fits); the other
-    arguments are :func:`propagated_rms`'s.
+    ``lookup`` is the frame's :class:`~skyrms.master_lookup.MasterChoice` as the rule's
+    parameter (:meth:`~skyrms.master_lookup.MasterChoice.as_param`); the other arguments are
+    :func:`propagated_rms`'s.
     """
-    choice, error = lookup
-    record_masters(choice, error, record)
+    choice = MasterChoice.from_param(lookup)
+    record_masters(choice, record)
     propagated_rms(
-        frame, background, image_rms, choice, output, settings, fields, frame_digest, compress
-    )
+        frame, background, image_rms, choice.masters, output, settings, fields, frame_digest,
+        compress,
+    )  # fmt: skip

@@ -17,12 +17,12 @@ from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
 from skyrms.steps.mask_and_background import (
-    checked_frame,
     detect_sources,
     fit_background,
     frame_circles,
     mask_inputs,
     merge_circles,
+    read_checked_frame,
     write_background_maps,
 )
 
@@ -33,7 +33,7 @@ def source_mask(
 ) -> None:  # fmt: skip
     """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles); plain, or
     with ``compress`` tile-compressed, as every writer of this module."""
-    data, header = checked_frame(frame, mesh)
+    data, header = read_checked_frame(frame, mesh)
     bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
     inputs = mask_inputs(frame, invalid)
     write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards), compress)
@@ -54,7 +54,7 @@ def masked_background_maps(
 ) -> None:
     """Background and background RMS maps (ADU) of ``frame`` without a mask file's pixels;
     both or neither."""
-    data, header = checked_frame(frame, mesh)
+    data, header = read_checked_frame(frame, mesh)
     bits, _ = read_mask(mask_path)
     check_frame_shape(mask_path, "mask", bits.shape, data.shape)
     bkg, noise, cards = fit_background(frame, data, bits, mesh)

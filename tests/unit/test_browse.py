@@ -91,8 +91,8 @@ def calibration_products(path, out, index, groups):
         {key: path}, fields, groups, days, exptime, index.digest
     )
     propagated_rms.record_and_propagate(
-        path, out["bkg"], out["bkgrms"], lookup[key], out["masters"], out["proprms"], SETTINGS,
-        index.fields(path), index.digest(path),
+        path, out["bkg"], out["bkgrms"], lookup[key].as_param(), out["masters"], out["proprms"],
+        SETTINGS, index.fields(path), index.digest(path),
     )  # fmt: skip
 
 

@@ -126,10 +126,10 @@ def test_where_the_rings_first_reach_changes_no_radius():
         signal += moffat_value(distance(shape, x, y) ** 2, flux, FWHM, BETA)
     significance = ((frame_with(signal) - SKY) / NOISE).astype(np.float32)
     objects = sep.extract(significance, 3.0, minarea=5)
-    judge = growth.Judge(significance, np.zeros(shape, bool))
+    image = growth.RingImage(significance, np.zeros(shape, bool))
     start = growth.isophotal_radius(objects)
     found = [
-        growth.grow(judge, objects, start, 1.5, 0.15, 1 / 64, 600.0,
+        growth.grow(image, objects, start, 1.5, 0.15, 1 / 64, 600.0,
                     grown_before=np.full(len(objects), before)).radius
         for before in (False, True)
     ]  # fmt: skip

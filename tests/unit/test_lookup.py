@@ -12,7 +12,8 @@ from astropy.time import Time
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.plan.master_lookup import (
     TYPES,
-    Master,
+    LibraryMaster,
+    MasterChoice,
     NoMasterError,
     Observation,
     build_library,
@@ -31,7 +32,7 @@ DAYS = max_days_by_type(7)
 
 def master(imagetyp, days, exptime=None, filt=None, unit=UNIT, name=None):
     path = name or f"{imagetyp}_{days:+.3f}_{exptime}_{filt}_{unit[2]}.fits"
-    return Master(path, imagetyp, *unit, NIGHT + days, exptime, filt, 9)
+    return LibraryMaster(path, imagetyp, *unit, NIGHT + days, exptime, filt, 9)
 
 
 def library(*masters):
@@ -118,7 +119,7 @@ def test_a_type_missing_altogether_names_the_folders_searched_and_is_said_once()
     choices = choose_for_frames(
         frames, fields, library(*BASE[:2]), DAYS, "exact", lambda path: "0" * 64, searched,
     )  # fmt: skip
-    assert all(error.endswith(f"{folders} at all)") for _, error in choices.values())
+    assert all(choice.reason.endswith(f"{folders} at all)") for choice in choices.values())
     [(reason, count)] = common_failures(choices).items()
     assert count == 3 and reason.startswith("no master flat in m600 for")
 
@@ -133,10 +134,21 @@ def test_frames_with_bad_headers_fail_alone():
     night = Time("2025-11-20T03:00:00").mjd
     groups = library(*(replace(m, mjd=night + 0.1) for m in BASE))
     chosen = choose_for_frames(frames, fields, groups, DAYS, "exact", lambda path: f"sha:{path}")
-    choice, error = chosen[keys["a"]]
-    assert error is None and [choice[t]["path"] for t in TYPES] == [m.path for m in BASE]
-    assert [choice[t]["sha256"] for t in TYPES] == [f"sha:{m.path}" for m in BASE]
-    assert chosen[keys["b"]] == (None, "b.fits: malformed DATE-OBS '20/11/25'")
+    choice = chosen[keys["a"]]
+    assert choice.reason is None
+    assert [choice.masters[t]["path"] for t in TYPES] == [m.path for m in BASE]
+    assert [choice.masters[t]["sha256"] for t in TYPES] == [f"sha:{m.path}" for m in BASE]
+    assert chosen[keys["b"]] == MasterChoice(reason="b.fits: malformed DATE-OBS '20/11/25'")
+
+
+def test_a_choice_is_a_plain_tuple_as_a_snakemake_parameter():
+    """Snakemake compares the repr of plain parameters only: the choice's must stay the
+    (masters, reason) tuple earlier runs recorded, or every frame would rerun."""
+    chosen = MasterChoice(masters={"BIAS": {"path": "bias.fits", "sha256": "ab"}})
+    failed = MasterChoice(reason="f.fits: no master bias")
+    assert repr(chosen.as_param()) == "({'BIAS': {'path': 'bias.fits', 'sha256': 'ab'}}, None)"
+    assert repr(failed.as_param()) == "(None, 'f.fits: no master bias')"
+    assert [MasterChoice.from_param(c.as_param()) for c in (chosen, failed)] == [chosen, failed]
 
 
 def write_master(root, unit, imagetyp, name, **cards):

@@ -1,7 +1,7 @@
 """Grouping raw calibration frames into the masters to build (skyrms.plan.master_groups)."""
 
 from skyrms.plan import master_groups
-from skyrms.plan.master_lookup import Master
+from skyrms.plan.master_lookup import LibraryMaster
 
 ROOT, CALIB = "raw", "calib"
 UNIT = "raw/7DT/7DT_C361K_HIGH_1x1/7DT02"
@@ -58,13 +58,11 @@ def test_the_night_boundary_is_configurable():
 def test_a_planned_master_replaces_its_built_file_in_the_library():
     groups, _ = master_groups.plan(ROOT, CALIB, FRAMES, night_starts=12)
     planned = groups["7DT/7DT_C361K_HIGH_1x1/7DT02/BIAS/bias_7DT02_2025-11-20"].master
-    built = Master(planned.path, "BIAS", "7DT", "7DT_C361K_HIGH_1x1", "7DT02", 0.0, None, None, 9)
-    other = Master("calib/other.fits", "BIAS", "7DT", "7DT_C361K_HIGH_1x1", "7DT02", 1.0, None,
-                   None, 5)  # fmt: skip
-    library = master_groups.add_to_library(
-        {("7DT", "7DT_C361K_HIGH_1x1", "7DT02", "BIAS"): [built, other]}, groups
-    )
-    biases = library[("7DT", "7DT_C361K_HIGH_1x1", "7DT02", "BIAS")]
+    unit = ("7DT", "7DT_C361K_HIGH_1x1", "7DT02")
+    built = LibraryMaster(planned.path, "BIAS", *unit, 0.0, None, None, 9)
+    other = LibraryMaster("calib/other.fits", "BIAS", *unit, 1.0, None, None, 5)
+    library = master_groups.add_to_library({(*unit, "BIAS"): [built, other]}, groups)
+    biases = library[(*unit, "BIAS")]
     assert other in biases and built not in biases and planned in biases
 
 

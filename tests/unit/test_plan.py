@@ -48,7 +48,7 @@ def test_the_demo_plan_has_every_frame_its_masters_and_their_memory(here):
     plan = make_plan(settings(), LOG)
     assert len(plan.frames) == len(FRAMES) == 18
     assert len(plan.calibration.groups) == len(BUILT)
-    assert all(reason is None for _, reason in plan.choices.values())
+    assert all(choice.reason is None for choice in plan.choices.values())
     for key in plan.frames:
         masters = plan.masters_of(key)
         assert [os.path.basename(os.path.dirname(path)) for path, _ in masters] == list(TYPES)
@@ -98,7 +98,7 @@ def test_the_newest_night_and_the_earlier_frames_a_nightly_run_adds(here):
         path = everything.layout.product("masters", key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as handle:
-            json.dump(everything.choices[key][0], handle)
+            json.dump(everything.choices[key].masters, handle)
     assert make_plan(nightly, LOG).frames == newest.frames
     late = earlier[0]  # its products made before the frame arrived: looked at again
     os.utime(everything.layout.product("masters", late), (1000, 1000))
@@ -118,7 +118,7 @@ def test_a_report_shows_only_the_frames_the_last_run_made(here):
 def test_frames_without_a_master_in_reach_are_logged_once_per_reason(here, caplog):
     with caplog.at_level(logging.WARNING, logger="plan"):
         plan = make_plan(settings(calibration={"max_days": 0.001}, masters={"enabled": False}), LOG)
-    failed = [reason for choice, reason in plan.choices.values() if choice is None]
+    failed = [choice.reason for choice in plan.choices.values() if choice.masters is None]
     assert len(failed) == 18 and all("\n" not in reason for reason in failed)
     assert any("Master lookup:" in message and "frames:" in message for message in caplog.messages)
     assert all(plan.masters_of(key) == [] for key in plan.frames)

@@ -68,7 +68,7 @@ def test_any_filter_name_is_used_stripped_or_taken_from_the_folder(value, folder
     if value is not None:
         fields["FILTER"] = value
     try:
-        frame = master_lookup.observation_of(key, "f.fits", fields)
+        frame = master_lookup.frame_observation(key, "f.fits", fields)
     except ValueError as error:
         assert str(error) == "f.fits: FILTER missing"
         assert not (value or "").strip() and not (value is None and folder)
@@ -90,7 +90,7 @@ def test_headers_written_to_fits_parse_or_fail_with_one_error(tmp_path, date, ex
     header = fits.Header([("DATE-OBS", date), ("EXPTIME", exptime), ("FILTER", filter_name)])
     fits.PrimaryHDU(np.zeros((4, 4), np.float32), header).writeto(path, overwrite=True)
     try:
-        frame = master_lookup.observation_of("f", str(path), read_fields(str(path)))
+        frame = master_lookup.frame_observation("f", str(path), read_fields(str(path)))
     except ValueError as error:
         assert str(error).startswith(f"{path}: ")
     else:

@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from skyrms.io import headerindex
 from skyrms.io.headerindex import HeaderIndex
-from skyrms.plan.rechosen import Arrival, candidates, last_attempt, rechosen
+from skyrms.plan.rechosen import Arrival, candidates, frames_choosing_other_masters, last_attempt
 
 UNIT, OTHER = ("7DT", "C361K", "7DT01"), ("7DT", "C361K", "7DT02")
 MAX_DAYS = {"BIAS": 7.0, "DARK": 7.0, "FLAT": 30.0}
@@ -71,7 +71,7 @@ def test_rechosen_are_the_frames_whose_choice_differs_from_the_record(tmp_path):
     now = {"a": choice, "b": choice, "c": choice, "d": choice, "e": None}
     # a: the same; b: the master's bytes changed; c: unreadable record;
     # d: no record but a choice now; e: no record and still no master
-    assert rechosen(now, records) == ["b", "c", "d"]
+    assert frames_choosing_other_masters(now, records) == ["b", "c", "d"]
 
 
 def write_json(path, data):

@@ -7,7 +7,7 @@ from skyrms.demo.physics import add_moffat_stars, moffat_halfsize, moffat_value
 from skyrms.science import maskbits
 from skyrms.science.background import BackgroundParams, estimate
 from skyrms.science.blanks import invalid_pixels
-from skyrms.science.source_mask import MaskParams, Planes, detection_pass, iterate_source_mask
+from skyrms.science.source_mask import MaskParams, PassBuffers, detection_pass, iterate_source_mask
 
 MESH = BackgroundParams(box_size=100)
 
@@ -97,10 +97,10 @@ def test_a_region_without_noise_has_no_signal_to_noise():
     frame, *_ = star_field(200, seed=4)
     frame[:, :300] = 0.0
     params = MaskParams()
-    nothing, planes = np.zeros(frame.shape, dtype=np.uint8), Planes.like(frame)
-    detection_pass(frame, nothing, nothing.astype(bool), params, MESH, planes)
+    nothing, buffers = np.zeros(frame.shape, dtype=np.uint8), PassBuffers.like(frame)
+    detection_pass(frame, nothing, nothing.astype(bool), params, MESH, buffers)
     noiseless = ~(estimate(frame, box_size=100).rms() > 0)
-    assert noiseless.any() and np.all(planes.significance[noiseless] == 0)
+    assert noiseless.any() and np.all(buffers.significance[noiseless] == 0)
     result = iterate_source_mask(frame, invalid_pixels(frame), params, MESH)
     assert result.converged
     assert np.all(result.mask[:, :250] == maskbits.INVALID)

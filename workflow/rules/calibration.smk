@@ -28,7 +28,7 @@ rule propagated_rms:
         mem_mb=PLAN.memory_mb["propagated_rms"],
     params:
         **PROPAGATION,
-        lookup=lambda wildcards: PLAN.choices[wildcards.key],
+        lookup=lambda wildcards: PLAN.choices[wildcards.key].as_param(),
         fields=lambda wildcards: PLAN.frame_fields(wildcards.key),
         frame_sha256=lambda wildcards: PLAN.frame_digest(wildcards.key),
     script:

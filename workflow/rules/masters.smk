@@ -37,7 +37,9 @@ rule master:
             BUILDS[wildcards.master].master.path
         ],
         imagetyp=lambda wildcards: BUILDS[wildcards.master].master.imagetyp,
-        prerequisites=lambda wildcards: PLAN.calibration.prerequisites[wildcards.master],
+        prerequisites=lambda wildcards: PLAN.calibration.prerequisites[
+            wildcards.master
+        ].as_param(),
         digests=lambda wildcards: {
             path: PLAN.index.digest(path) for path in BUILDS[wildcards.master].raws
         },
