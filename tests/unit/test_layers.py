@@ -1,8 +1,9 @@
 """The package's layers: who may import whom, checked on the source, and drawn in the docs.
 
 science (arrays in, arrays out) and io (files) never import each other; steps, the
-master lookup, the CLI and the browser sit above them; nothing imports benchmarks/;
-no import cycles. docs/development.md draws the same graph (mermaid), kept in step here.
+master lookup, the typed settings, the CLI and the browser sit above them; nothing imports
+benchmarks/; no import cycles. docs/development.md draws the same graph (mermaid), kept in
+step here.
 """
 
 import ast
@@ -19,12 +20,13 @@ ALLOWED = {
     "master_groups": {"io", "master_lookup", "frame_times"},
     "frame_times": {"io"},
     "rechosen": set(),
-    "steps": {"steps", "science", "io", "master_lookup"},
+    "settings": {"science", "master_lookup"},
+    "steps": {"steps", "science", "io", "master_lookup", "settings"},
     "job": {"io"},
-    "config": {"io"},
+    "config": {"io", "settings"},
     "demo": {"demo", "io", "science", "steps", "master_groups", "frame_times"},
-    "browse": {"io", "frame_times"},
-    "cli": {"__init__", "browse", "config", "io", "science", "steps"},
+    "browse": {"io", "frame_times", "settings"},
+    "cli": {"__init__", "browse", "config", "io", "science", "settings", "steps"},
     "__main__": {"cli"},
     "__init__": set(),
 }
