@@ -127,13 +127,19 @@ def combination_factor(master: Master, count: int, params: CombineParams) -> flo
 class Calibration:
     """Everything the noise model needs besides the sky: the masters and the keywords.
 
-    ``read_noise`` is the read noise in e- (None: the master bias's per-pixel map).
+    ``masters`` are the chosen masters by type (BIAS, DARK, FLAT); ``counts`` the NCOMBINE
+    of the master bias and dark by type (BIAS, DARK), ``factors`` their variance factors and
+    ``combinations`` how they were combined with where that is known from, by type too;
+    ``n_science`` the frame's NCOMBINE. ``egain`` is in e-/ADU, ``exptime`` and
+    ``dark_exptime`` (the frame's and the master dark's EXPTIME) in s, ``read_noise`` in e-
+    (None: the master bias's per-pixel map).
     """
 
     masters: dict
     egain: float
     exptime: float
     dark_exptime: float
+    n_science: int
     counts: dict
     factors: dict
     combinations: dict
@@ -153,16 +159,17 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     masters = {t: open_master(stack, choice[t]["path"], shape) for t in TYPES}
     bias, dark = masters["BIAS"], masters["DARK"]
     default, assumed = settings["default_ncombine"], []
+    n_science = int(header_number(fields, kw.NCOMBINE, frame, default["science"], assumed))
     counts = {
-        "science": header_number(fields, kw.NCOMBINE, frame, default["science"], assumed),
-        "bias": header_number(bias.header, kw.NCOMBINE, bias.path, default["master"], assumed),
-        "dark": header_number(dark.header, kw.NCOMBINE, dark.path, default["master"], assumed),
+        t: header_number(
+            masters[t].header, kw.NCOMBINE, masters[t].path, default["master"], assumed
+        )
+        for t in ("BIAS", "DARK")
     }
-    counts = {name: int(count) for name, count in counts.items()}
-    combinations = {t: combination_of(masters[t.upper()], settings) for t in ("bias", "dark")}
+    counts = {t: int(count) for t, count in counts.items()}
+    combinations = {t: combination_of(masters[t], settings) for t in ("BIAS", "DARK")}
     factors = {
-        t: combination_factor(masters[t.upper()], counts[t], combinations[t][0])
-        for t in ("bias", "dark")
+        t: combination_factor(masters[t], counts[t], combinations[t][0]) for t in ("BIAS", "DARK")
     }
     egain = settings["gain"] or header_number(fields, kw.EGAIN, frame)
     if settings["read_noise"] is not None:
@@ -173,7 +180,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
         read_noise, noise_source = header_number(fields, kw.RDNOISE, frame), kw.RDNOISE
     else:
         rows = rows_of(bias.image, read_noise_rows(shape[0]))
-        read_noise = read_noise_from_bias(rows, egain, counts["bias"], factors["bias"])
+        read_noise = read_noise_from_bias(rows, egain, counts["BIAS"], factors["BIAS"])
         noise_source = "master bias"
     if masters["FLAT"].error is None:
         log.warning(
@@ -185,6 +192,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
         egain=egain,
         exptime=header_number(fields, kw.EXPTIME, frame),
         dark_exptime=header_number(dark.header, kw.EXPTIME, dark.path),
+        n_science=n_science,
         counts=counts,
         factors=factors,
         combinations=combinations,
@@ -205,9 +213,9 @@ def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dic
         read_noise = rows_of(bias.read_noise, rows)
     variance = propagated_variance(
         sky, response, rows_of(dark.image, rows), egain=cal.egain, read_noise=read_noise,
-        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
-        n_bias=cal.counts["bias"], n_dark=cal.counts["dark"],
-        bias_factor=cal.factors["bias"], dark_factor=cal.factors["dark"],
+        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.n_science,
+        n_bias=cal.counts["BIAS"], n_dark=cal.counts["DARK"],
+        bias_factor=cal.factors["BIAS"], dark_factor=cal.factors["DARK"],
         bias_error=rows_of(bias.error, rows), dark_error=rows_of(dark.error, rows),
         flat_error=rows_of(flat.error, rows), dark_bias=settings["dark_bias"],
     )  # fmt: skip
@@ -221,16 +229,16 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
     cards = [
         kw.EGAINUSD.card(cal.egain),
         kw.RDNOISE.card(noise, f"read noise used, e- ({cal.noise_source})"),
-        kw.NCOMBSCI.card(cal.counts["science"]),
-        kw.NCOMBBIA.card(cal.counts["bias"]),
-        kw.NCOMBDRK.card(cal.counts["dark"]),
+        kw.NCOMBSCI.card(cal.n_science),
+        kw.NCOMBBIA.card(cal.counts["BIAS"]),
+        kw.NCOMBDRK.card(cal.counts["DARK"]),
         kw.DARKSCAL.card(round(cal.exptime / cal.dark_exptime, 6)),
         *(
-            kw.COMBINED(kind.upper()).card(params.method, f"{kind} combination ({source})")
-            for kind, (params, source) in cal.combinations.items()
+            kw.COMBINED(imagetyp).card(params.method, f"{imagetyp.lower()} combination ({source})")
+            for imagetyp, (params, source) in cal.combinations.items()
         ),
-        kw.CFACBIAS.card(round(cal.factors["bias"], 5)),
-        kw.CFACDARK.card(round(cal.factors["dark"], 5)),
+        kw.CFACBIAS.card(round(cal.factors["BIAS"], 5)),
+        kw.CFACDARK.card(round(cal.factors["DARK"], 5)),
         kw.DARKBIAS.card(settings["dark_bias"]),
         kw.BIASERR.card(bias.error is not None),
         kw.DARKERR.card(dark.error is not None),
@@ -272,7 +280,7 @@ def propagated_rms(
         noise = "a map" if cal.read_noise is None else f"{cal.read_noise:.3f} e-"
         log.info(
             f"gain {cal.egain} e-/ADU, read noise {noise} ({cal.noise_source}), "
-            f"NCOMBINE {cal.counts}, variance factors {cal.factors}"
+            f"NCOMBINE {cal.n_science} (masters {cal.counts}), variance factors {cal.factors}"
         )
         variance, unusable = sky, 0  # each slab's variance replaces its sky
         for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
