@@ -138,14 +138,20 @@ def check_paths(config: dict, names=(*FOLDERS, *FILES)) -> None:
     among the settings ``names`` that the configuration reads (:func:`used_paths`) and that
     does not exist, is not a folder (a file), or cannot be read."""
     for name, path in used_paths(config).items():
-        if name not in names:
-            continue
-        folder = name in FOLDERS
-        if not os.path.exists(path):
-            raise InputError(f"{name}: {path} does not exist")
-        if folder and not os.path.isdir(path):
-            raise InputError(f"{name}: {path} is not a folder")
-        if not folder and os.path.isdir(path):
-            raise InputError(f"{name}: {path} is a folder, not a file")
-        if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
-            raise InputError(f"{name}: {path} cannot be read (permission denied)")
+        if name in names:
+            check_path(name, path)
+
+
+def check_path(name: str, path: str) -> None:
+    """Raise :class:`InputError` naming the setting ``name`` (one of :data:`FOLDERS` and
+    :data:`FILES`) and ``path`` when it does not exist, is not a folder (a file), or cannot
+    be read."""
+    folder = name in FOLDERS
+    if not os.path.exists(path):
+        raise InputError(f"{name}: {path} does not exist")
+    if folder and not os.path.isdir(path):
+        raise InputError(f"{name}: {path} is not a folder")
+    if not folder and os.path.isdir(path):
+        raise InputError(f"{name}: {path} is a folder, not a file")
+    if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
+        raise InputError(f"{name}: {path} cannot be read (permission denied)")

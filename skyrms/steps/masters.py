@@ -36,6 +36,7 @@ from skyrms.io.header_values import date_obs, mjd_of_datetime, number_of
 from skyrms.io.headerindex import sha256_of
 from skyrms.io.provenance import product_header
 from skyrms.science.combine import CombineParams, combine, read_noise_map
+from skyrms.settings import MastersSection
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,9 @@ def build_master(
     log.info(f"{group}: {imagetyp.lower()} master of {len(raws)} frames ({params.method})")
 
 
-def build_group_master(imagetyp, raws, output, group, prerequisites, digests, settings) -> None:
+def build_group_master(
+    imagetyp, raws, output, group, prerequisites, digests, settings: MastersSection
+) -> None:
     """The workflow's master job: :func:`build_master` with the ``masters`` settings.
 
     ``prerequisites`` is the lookup's (masters by type, None) or (None, why none fits).
@@ -238,14 +241,10 @@ def build_group_master(imagetyp, raws, output, group, prerequisites, digests, se
     chosen, error = prerequisites
     if error:
         raise InputError(f"{group}: {error}")
-    params = CombineParams(
-        method=settings["method"], sigma=settings["sigma"], nlow=settings["nlow"],
-        nhigh=settings["nhigh"],
-    )  # fmt: skip
     build_master(
-        imagetyp, list(raws), output, params, group=group, bias=chosen.get("BIAS"),
-        dark=chosen.get("DARK"), digests=digests, min_frames=settings["min_frames"],
-        skip_bad=settings["on_bad_frame"] == "skip",
+        imagetyp, list(raws), output, settings.combination(), group=group,
+        bias=chosen.get("BIAS"), dark=chosen.get("DARK"), digests=digests,
+        min_frames=settings.min_frames, skip_bad=settings.on_bad_frame == "skip",
     )  # fmt: skip
 
 

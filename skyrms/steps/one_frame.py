@@ -20,10 +20,10 @@ from skyrms.master_lookup import (
     build_library,
     choose,
     joined,
-    max_days_by_type,
     observation_of,
     record,
 )
+from skyrms.settings import CalibrationSection
 from skyrms.steps.propagated_rms import record_and_propagate
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def unit_masters(roots, observation: Observation) -> dict:
     return joined(libraries)
 
 
-def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> dict:
+def chosen_masters(frame, key: str, fields: dict, calibration: CalibrationSection, roots) -> dict:
     """The lookup's record of the masters chosen for ``frame`` (see
     :func:`skyrms.master_lookup.record`), from the ``calibration`` settings (max_days,
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
@@ -67,8 +67,8 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
         picks = choose(
             observation,
             unit_masters(roots, observation),
-            max_days_by_type(calibration["max_days"]),
-            calibration["dark_exptime"],
+            calibration.max_days,
+            calibration.dark_exptime,
             searched=tuple(roots),
         )
     except ValueError as error:
@@ -76,7 +76,9 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
     return record(picks, sha256_of)
 
 
-def propagate_one_frame(frame, products: dict, calibration: dict, roots, key: str, digest):
+def propagate_one_frame(
+    frame, products: dict, calibration: CalibrationSection, roots, key: str, digest
+):
     """Look up ``frame``'s masters under ``roots`` and write its propagated RMS and the
     record of the masters (``products``: paths by kind, as :data:`discovery.PRODUCTS` names
     them) from its background maps, as the workflow's propagated_rms job does."""

@@ -25,6 +25,7 @@ from skyrms.io.provenance import product_header
 from skyrms.master_lookup import TYPES
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
+from skyrms.settings import CalibrationSection
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +102,12 @@ def open_master(stack: ExitStack, path, shape) -> Master:
     return Master(image, *(extensions[name] for name in names))
 
 
-def combination_of(master: Master, settings: dict) -> tuple[CombineParams, str]:
+def combination_of(master: Master, settings: CalibrationSection) -> tuple[CombineParams, str]:
     """How a master was combined, and where that is known from: its COMBMETH card (masters
     built by skyrms), else the configured ``combine``."""
     header = master.header
     params = CombineParams(
-        method=str(header.get(kw.COMBMETH, settings["combine"])),
+        method=str(header.get(kw.COMBMETH, settings.combine)),
         sigma=float(header.get(kw.CLIPSIG, CombineParams.sigma)),
         nlow=int(header.get(kw.CLIPLOW, CombineParams.nlow)),
         nhigh=int(header.get(kw.CLIPHIGH, CombineParams.nhigh)),
@@ -148,7 +149,9 @@ class Calibration:
     assumed: list = field(default_factory=list)
 
 
-def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) -> Calibration:
+def load_calibration(
+    stack, frame, fields: dict, choice: dict, shape, settings: CalibrationSection
+) -> Calibration:
     """Open the chosen masters (each once, closed with ``stack``) and take the
     frame's keywords from ``fields`` (its header index entry); fill defaults with warnings.
 
@@ -158,12 +161,10 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     """
     masters = {t: open_master(stack, choice[t]["path"], shape) for t in TYPES}
     bias, dark = masters["BIAS"], masters["DARK"]
-    default, assumed = settings["default_ncombine"], []
-    n_science = int(header_number(fields, kw.NCOMBINE, frame, default["science"], assumed))
+    default, assumed = settings.default_ncombine, []
+    n_science = int(header_number(fields, kw.NCOMBINE, frame, default.science, assumed))
     counts = {
-        t: header_number(
-            masters[t].header, kw.NCOMBINE, masters[t].path, default["master"], assumed
-        )
+        t: header_number(masters[t].header, kw.NCOMBINE, masters[t].path, default.master, assumed)
         for t in ("BIAS", "DARK")
     }
     counts = {t: int(count) for t, count in counts.items()}
@@ -171,9 +172,9 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     factors = {
         t: combination_factor(masters[t], counts[t], combinations[t][0]) for t in ("BIAS", "DARK")
     }
-    egain = settings["gain"] or header_number(fields, kw.EGAIN, frame)
-    if settings["read_noise"] is not None:
-        read_noise, noise_source = settings["read_noise"], "config"
+    egain = settings.gain or header_number(fields, kw.EGAIN, frame)
+    if settings.read_noise is not None:
+        read_noise, noise_source = settings.read_noise, "config"
     elif bias.read_noise is not None:
         read_noise, noise_source = None, "master bias map"
     elif kw.RDNOISE in fields:
@@ -202,7 +203,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     )  # fmt: skip
 
 
-def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dict):
+def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: CalibrationSection):
     """Variance (ADU^2) of the frame's ``rows`` from their sky (ADU) and the masters' rows,
     and how many pixels of the master flat there are <= 0 or NaN (unusable)."""
     bias, dark, flat = (cal.masters[t] for t in TYPES)
@@ -217,12 +218,14 @@ def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dic
         n_bias=cal.counts["BIAS"], n_dark=cal.counts["DARK"],
         bias_factor=cal.factors["BIAS"], dark_factor=cal.factors["DARK"],
         bias_error=rows_of(bias.error, rows), dark_error=rows_of(dark.error, rows),
-        flat_error=rows_of(flat.error, rows), dark_bias=settings["dark_bias"],
+        flat_error=rows_of(flat.error, rows), dark_bias=settings.dark_bias,
     )  # fmt: skip
     return variance, unusable
 
 
-def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: dict) -> list:
+def provenance_cards(
+    cal: Calibration, choice: dict, settings: CalibrationSection, medians: dict
+) -> list:
     """Header cards of the propagated RMS product: the model's inputs and the masters."""
     bias, dark, flat = (cal.masters[t] for t in TYPES)
     noise = "map" if cal.read_noise is None else round(cal.read_noise, 4)
@@ -239,7 +242,7 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
         ),
         kw.CFACBIAS.card(round(cal.factors["BIAS"], 5)),
         kw.CFACDARK.card(round(cal.factors["DARK"], 5)),
-        kw.DARKBIAS.card(settings["dark_bias"]),
+        kw.DARKBIAS.card(settings.dark_bias),
         kw.BIASERR.card(bias.error is not None),
         kw.DARKERR.card(dark.error is not None),
         kw.FLATERR.card(flat.error is not None),
@@ -254,15 +257,15 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
 
 
 def propagated_rms(
-    frame, background, image_rms, choice: dict, output, settings: dict, fields: dict,
-    frame_digest=None, compress=False,
+    frame, background, image_rms, choice: dict, output, settings: CalibrationSection,
+    fields: dict, frame_digest=None, compress=False,
 ):  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
     ``choice`` is the lookup's record (see :func:`skyrms.master_lookup.record`);
     ``settings`` the ``calibration`` section of the configuration: gain and
     read_noise overrides (None: from the headers), combine, dark_bias and
-    default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.science.noise_model`.
+    default_ncombine. See :mod:`skyrms.science.noise_model`.
     ``fields`` are the frame's header keywords (the header index's entry: the frame is
     not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known; ``compress`` chooses the
     format (:func:`skyrms.io.fitsfiles.write_float_map`). The product's identity
@@ -319,8 +322,8 @@ def rms_medians(rms: np.ndarray, image_rms) -> dict[str, float]:
 
 
 def record_and_propagate(
-    frame, background, image_rms, lookup, record, output, settings, fields, frame_digest=None,
-    compress=False,
+    frame, background, image_rms, lookup, record, output, settings: CalibrationSection, fields,
+    frame_digest=None, compress=False,
 ) -> None:  # fmt: skip
     """Write the lookup's record of the masters, then the propagated RMS map made with them.
 
