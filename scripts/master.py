@@ -1,6 +1,7 @@
 """Rule master: combine one group of raw calibration frames into a master with error maps."""
 
 from skyrms.job import run
+from skyrms.settings import MastersSection
 from skyrms.steps.masters import build_group_master
 
 run(
@@ -12,6 +13,6 @@ run(
     group=snakemake.wildcards.master,
     prerequisites=snakemake.params.prerequisites,
     digests=snakemake.params.digests,
-    settings=snakemake.params.settings,
+    settings=MastersSection.from_config(snakemake.params.settings),
     content=snakemake.params.content_digest,
 )

@@ -1,6 +1,7 @@
 """Rule propagated_rms: record the chosen masters, then propagate the background RMS."""
 
 from skyrms.job import run
+from skyrms.settings import CalibrationSection
 from skyrms.steps.propagated_rms import record_and_propagate
 
 run(
@@ -12,7 +13,7 @@ run(
     lookup=snakemake.params.lookup,
     record=snakemake.output.choice,
     output=snakemake.output.rms,
-    settings=snakemake.params.calibration,
+    settings=CalibrationSection.from_config(snakemake.params.calibration),
     fields=snakemake.params.fields,
     frame_digest=snakemake.params.frame_sha256,
     compress=snakemake.params.compress,

@@ -41,6 +41,7 @@ from skyrms.io.headerindex import (
 )
 from skyrms.io.keywords import DATE_OBS, FRAMESHA
 from skyrms.plan.frame_times import selected_by_time, time_bound
+from skyrms.settings import Settings
 
 FIELDS = (*LAYOUT, "pattern")
 """Selection fields: the layout's folder levels and the file name pattern."""
@@ -223,36 +224,36 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def command(args, config: dict) -> None:
+def command(args, settings: Settings) -> None:
     """``skyrms products``: the status table, or with ``--paths`` the paths alone.
 
-    Options override the ``inputs`` and ``outputs`` sections of ``config``.
+    Options override the ``inputs`` and ``outputs`` sections of ``settings``.
     """
-    records = selected_records(args, config)
+    records = selected_records(args, settings)
     if args.paths:
         print_paths(records, args.paths)
     else:
         print(table(records))
 
 
-def selected_records(args, config: dict) -> list[FrameRecord]:
+def selected_records(args, settings: Settings) -> list[FrameRecord]:
     """The frames that the options of :func:`add_selection_arguments` (over the ``inputs``
-    and ``outputs`` sections of ``config``) select, as :func:`select` returns them; a
+    and ``outputs`` sections of ``settings``) select, as :func:`select` returns them; a
     selection that matches nothing is said on stderr."""
-    inputs, outputs = config.get("inputs") or {}, config.get("outputs") or {}
-    root = args.root or inputs.get("root")
+    inputs, outputs = settings.inputs, settings.outputs
+    root = args.root or inputs.root
     if not root:
         raise InputError("no input root: give --root, or inputs.root in --configfile")
     beside = args.beside_inputs
     records = select(
         root,
-        args.results or outputs.get("results", "results"),
-        beside_inputs=outputs.get("beside_inputs", False) if beside is None else beside,
-        since=time_bound(args.since or inputs.get("since") or None, "--since"),
-        until=time_bound(args.until or inputs.get("until") or None, "--until", end=True),
-        newest_nights=args.newest_nights or inputs.get("newest_nights", 0),
-        night_starts=inputs.get("night_starts", 12.0),
-        **{name: getattr(args, name) or inputs.get(name) for name in FIELDS},
+        args.results or outputs.results,
+        beside_inputs=outputs.beside_inputs if beside is None else beside,
+        since=time_bound(args.since or inputs.since or None, "--since"),
+        until=time_bound(args.until or inputs.until or None, "--until", end=True),
+        newest_nights=args.newest_nights or inputs.newest_nights,
+        night_starts=inputs.night_starts,
+        **{name: getattr(args, name) or getattr(inputs, name) for name in FIELDS},
     )
     if not records:
         print(f"skyrms: no frame under {root} matches the selection", file=sys.stderr)

@@ -32,96 +32,96 @@ from skyrms.io.fitsfiles import (
 from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
+from skyrms.settings import CalibrationSection, CircularMask, Settings
 from skyrms.steps import one_frame, single_steps
 from skyrms.steps.mask_and_background import mask_and_background
 from skyrms.steps.weight import weight_map
 
 
-def from_config_and_options(kind, args, *sections: str):
-    """A ``kind`` dataclass from the config file's ``sections`` and the options given."""
-    config = load_config(args.configfile)
-    names = {field.name for field in dataclasses.fields(kind)}
-    values = {
-        key: value
-        for section in sections
-        for key, value in config.get(section, {}).items()
-        if key in names
+def with_options(params, args):
+    """``params`` (a science dataclass, from the configuration) with the options given for its
+    fields over it."""
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(params)
+        if getattr(args, field.name, None) is not None
     }
-    for name in names:
-        if getattr(args, name, None) is not None:
-            values[name] = getattr(args, name)
-    return kind(**values)
+    return dataclasses.replace(params, **given)
 
 
-def mask_params(args) -> MaskParams:
-    """Source-mask parameters from the config file and options."""
-    return from_config_and_options(MaskParams, args, "source_mask")
+def mask_params(args, settings: Settings) -> MaskParams:
+    """Source-mask parameters from the configuration and the options."""
+    return with_options(settings.source_mask.params(), args)
 
 
-def background_params(args) -> BackgroundParams:
-    """The background mesh from the config file and options."""
-    return from_config_and_options(BackgroundParams, args, "background")
+def background_params(args, settings: Settings) -> BackgroundParams:
+    """The background mesh from the configuration and the options."""
+    return with_options(settings.background.mesh(), args)
 
 
-def invalid_spec(args) -> blanks.InvalidSpec:
-    """Which pixels are invalid besides non-finite ones, from the config file and options."""
-    return from_config_and_options(blanks.InvalidSpec, args, "background")
+def invalid_spec(args, settings: Settings) -> blanks.InvalidSpec:
+    """Which pixels are invalid besides non-finite ones, from the configuration and options."""
+    return with_options(settings.background.invalid(), args)
 
 
-def load_config(path) -> dict:
-    """The configuration file, validated and completed with the schema's defaults
-    (:func:`skyrms.config.load`); the defaults alone without one."""
-    return config.validated({}) if path is None else config.load(path)
+def circle_specs(args, settings: Settings) -> list[dict]:
+    """Circles from the configuration plus each ``--circle RA DEC RADIUS_ARCSEC``."""
+    given = [
+        CircularMask(ra=ra, dec=dec, radius_arcsec=radius) for ra, dec, radius in args.circle or []
+    ]
+    return settings.circle_specs() + [circle.spec() for circle in given]
 
 
-def circle_specs(args) -> list[dict]:
-    """Circles from the config file plus each ``--circle RA DEC RADIUS_ARCSEC``."""
-    specs = list(load_config(args.configfile).get("circular_masks", []))
-    for ra, dec, radius in args.circle or []:
-        specs.append({"ra": ra, "dec": dec, "radius_arcsec": radius})
-    return specs
-
-
-def compressed(args) -> bool:
+def compressed(args, settings: Settings) -> bool:
     """The product format: ``--compress``/``--no-compress``, else ``outputs.compress`` of the
-    config file, else plain."""
-    if args.compress is not None:
-        return args.compress
-    return load_config(args.configfile)["outputs"]["compress"]
+    configuration."""
+    return settings.outputs.compress if args.compress is None else args.compress
 
 
-def calibration_of(args) -> dict | None:
-    """The ``calibration`` settings ``skyrms run`` propagates the RMS with: the config file's
-    (its defaults without one), with ``--calibration-root`` over its root; None without a
-    library or with calibration.enabled false."""
-    calibration = dict(load_config(args.configfile)["calibration"])
+def calibration_of(args, settings: Settings) -> CalibrationSection | None:
+    """The ``calibration`` settings ``skyrms run`` propagates the RMS with: the
+    configuration's, with ``--calibration-root`` over its root; None without a library or
+    with calibration.enabled false."""
+    calibration = settings.calibration
     if args.calibration_root:
-        calibration.update(root=args.calibration_root, enabled=True)
-    return calibration if calibration["enabled"] and calibration.get("root") else None
+        calibration = dataclasses.replace(calibration, root=args.calibration_root, enabled=True)
+    return calibration if calibration.enabled and calibration.root else None
 
 
-def library_roots(args, calibration: dict) -> list[str]:
+def library_roots(args, settings: Settings, calibration: CalibrationSection) -> list[str]:
     """The folders masters are looked up in: the library, and with a config file the folder
     of the masters the workflow built (masters.root, else {outputs.results}/masters) where
     it exists."""
     if args.configfile is None:
-        return [calibration["root"]]
-    settings = load_config(args.configfile)
-    built = settings["masters"]["root"] or str(Path(settings["outputs"]["results"], "masters"))
-    return [calibration["root"], *([built] if Path(built).is_dir() else [])]
+        return [calibration.root]
+    built = settings.built_masters_root
+    return [calibration.root, *([built] if Path(built).is_dir() else [])]
 
 
-def weight_source(args, calibrated: bool) -> str:
+def weight_source(args, settings: Settings, calibrated: bool) -> str:
     """Which RMS map ``skyrms run`` inverts into a weight map: ``--weight``, else
-    ``outputs.weight`` of the config file; "none" for no weight map. A propagated-RMS weight
-    needs the masters (``calibrated``)."""
-    wanted = args.weight or load_config(args.configfile)["outputs"]["weight"]
+    ``outputs.weight`` of the configuration; "none" for no weight map. A propagated-RMS
+    weight needs the masters (``calibrated``)."""
+    wanted = args.weight or settings.outputs.weight
     if wanted == "propagated" and not calibrated:
         raise InputError(
             "outputs.weight: propagated needs a master library (calibration.root in "
             "--configfile, or --calibration-root)"
         )
     return wanted
+
+
+def check_run_paths(settings: Settings, calibration: CalibrationSection | None) -> None:
+    """Raise :class:`InputError` naming the setting when a file or folder ``skyrms run``
+    reads cannot be read: the configuration's bad-pixel mask, the master library with a
+    propagation (see :func:`skyrms.config.check_path`)."""
+    used = {
+        "background.bad_pixel_mask": settings.background.bad_pixel_mask,
+        "calibration.root": calibration.root if calibration else None,
+    }
+    for name, path in used.items():
+        if path:
+            config.check_path(name, path)
 
 
 CHAIN = ("mask", "bkg", "bkgrms", "masters", "proprms", "weight")
@@ -138,32 +138,28 @@ def products_of(frame: str, outdir: str) -> dict[str, str]:
     return {kind: str(Path(outdir) / (stem + PRODUCTS[kind])) for kind in CHAIN}
 
 
-RUN_PATHS = ("calibration.root", "background.bad_pixel_mask")
-"""The path settings ``skyrms run`` reads (the master library with a propagation)."""
-
-
-def run_chain(args) -> None:
+def run_chain(args, settings: Settings) -> None:
     """All steps on one frame, the propagated RMS too with a master library (see
     :mod:`skyrms.steps.one_frame`). Products made together stand or fall together, as the
     workflow's jobs' do: the mask and maps, the masters record and the propagated RMS, the
     weight; a step that fails leaves the earlier steps' products complete."""
-    settings = load_config(args.configfile)
-    calibration = calibration_of(args)
-    config.check_paths(settings | {"calibration": calibration or {"enabled": False}}, RUN_PATHS)
+    calibration = calibration_of(args, settings)
+    check_run_paths(settings, calibration)
     out = products_of(args.frame, args.outdir)
-    weight, compress = weight_source(args, calibration is not None), compressed(args)
+    weight = weight_source(args, settings, calibration is not None)
+    compress = compressed(args, settings)
     digest = one_frame.frame_digest(args.frame)
     mask_and_background(
-        args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args),
-        background_params(args), circle_specs(args), invalid_spec(args), digest, compress,
+        args.frame, out["mask"], out["bkg"], out["bkgrms"], mask_params(args, settings),
+        background_params(args, settings), circle_specs(args, settings),
+        invalid_spec(args, settings), digest, compress,
     )  # fmt: skip
     made = ["mask", "bkg", "bkgrms"]
     if calibration:
-        key = one_frame.key_of(args.frame, settings["inputs"].get("root"))
+        key = one_frame.key_of(args.frame, settings.inputs.root)
+        roots = library_roots(args, settings, calibration)
         with all_or_none(out["masters"], out["proprms"]):
-            one_frame.propagate_one_frame(
-                args.frame, out, calibration, library_roots(args, calibration), key, digest
-            )
+            one_frame.propagate_one_frame(args.frame, out, calibration, roots, key, digest)
         made += ["masters", "proprms"]
     if weight != "none":
         rms = out["proprms" if weight == "propagated" else "bkgrms"]
@@ -177,14 +173,14 @@ PLAIN_KINDS = ("mask", "bkg", "bkgrms", "proprms", "weight")
 """The products ``skyrms plain`` copies: the FITS maps."""
 
 
-def plain_copies(args) -> None:
+def plain_copies(args, settings: Settings) -> None:
     """``skyrms plain``: plain copies of the products named, or of the selected frames'
     products of ``--kind``, into ``--outdir`` (the products' layout below it); the
     originals are only read."""
     if args.products:
         pairs = [(path, Path(args.outdir) / Path(path).name) for path in args.products]
     else:
-        records = browse.selected_records(args, load_config(args.configfile))
+        records = browse.selected_records(args, settings)
         kinds = args.kind or PLAIN_KINDS
         pairs = [
             (record.products[kind], Path(args.outdir) / (record.key + PRODUCTS[kind]))
@@ -267,8 +263,13 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("frame")
     sm.add_argument("output")
     sm.set_defaults(
-        action=lambda a: single_steps.source_mask(
-            a.frame, a.output, mask_params(a), background_params(a), invalid_spec(a), compressed(a)
+        action=lambda a, s: single_steps.source_mask(
+            a.frame,
+            a.output,
+            mask_params(a, s),
+            background_params(a, s),
+            invalid_spec(a, s),
+            compressed(a, s),
         )
     )
 
@@ -277,8 +278,8 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("source_mask")
     cm.add_argument("output")
     cm.set_defaults(
-        action=lambda a: single_steps.circular_mask(
-            a.frame, a.source_mask, a.output, circle_specs(a), compressed(a)
+        action=lambda a, s: single_steps.circular_mask(
+            a.frame, a.source_mask, a.output, circle_specs(a, s), compressed(a, s)
         )
     )
 
@@ -288,8 +289,8 @@ def parser() -> argparse.ArgumentParser:
     bg.add_argument("background", help="output: the background map")
     bg.add_argument("rms", help="output: the background RMS map")
     bg.set_defaults(
-        action=lambda a: single_steps.masked_background_maps(
-            a.frame, a.mask, a.background, a.rms, background_params(a), compressed(a)
+        action=lambda a, s: single_steps.masked_background_maps(
+            a.frame, a.mask, a.background, a.rms, background_params(a, s), compressed(a, s)
         )
     )
 
@@ -297,11 +298,11 @@ def parser() -> argparse.ArgumentParser:
     wt.add_argument("rms", help="an RMS product: .bkgrms.fits or .proprms.fits")
     wt.add_argument("mask", help="the frame's mask product")
     wt.add_argument("output", help="output: the weight map")
-    wt.set_defaults(action=lambda a: weight_map(a.rms, a.mask, a.output, compressed(a)))
+    wt.set_defaults(action=lambda a, s: weight_map(a.rms, a.mask, a.output, compressed(a, s)))
 
     pr = commands.add_parser("products", help="which products the selected frames have")
     browse.add_arguments(pr)
-    pr.set_defaults(action=lambda a: browse.command(a, load_config(a.configfile)))
+    pr.set_defaults(action=browse.command)
 
     pl = commands.add_parser("plain", help="plain copies of products, for SExtractor and SWarp")
     pl.add_argument("products", nargs="*", help="product files (else the selected frames')")
@@ -316,12 +317,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``skyrms`` command."""
+    """Entry point of the ``skyrms`` command: the action of the sub-command with the settings
+    of ``--configfile`` (the schema's defaults without one)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="skyrms: %(message)s", stream=sys.stderr)
     ignore_nonstandard_cards()
     try:
-        args.action(args)
+        args.action(args, config.load_settings(args.configfile))
     except SkyrmsError as error:
         print(f"skyrms: error: {error}", file=sys.stderr)
         return 1

@@ -3,7 +3,8 @@
 One loader for every reader (the workflow, the ``skyrms`` command, the product
 browser), so they all see the same checked settings with the same defaults
 (``skyrms/schemas/config.schema.yaml``, shipped inside the package; the workflow's
-``workflow/schemas/config.schema.yaml`` links to it).
+``workflow/schemas/config.schema.yaml`` links to it); :func:`load_settings` gives them typed
+(:class:`skyrms.settings.Settings`).
 """
 
 import os
@@ -14,6 +15,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from skyrms.io.fitsfiles import InputError
+from skyrms.settings import Settings
 
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 """The configuration's JSON schema (YAML), with the defaults of every setting."""
@@ -48,6 +50,18 @@ def load(path) -> dict:
     breaks the schema.
     """
     return validated(read(path), str(path))
+
+
+def settings_of(config: dict, source: str = "configuration") -> Settings:
+    """The typed settings of ``config``, validated and completed first (in place; see
+    :func:`validated`, whose :class:`InputError` names ``source``)."""
+    return Settings.from_config(validated(config, source))
+
+
+def load_settings(path=None) -> Settings:
+    """The typed settings of the YAML configuration file at ``path`` (see :func:`load`); the
+    schema's defaults alone without one."""
+    return settings_of({}) if path is None else settings_of(read(path), str(path))
 
 
 def read(path) -> dict:
@@ -137,14 +151,20 @@ def check_paths(config: dict, names=(*FOLDERS, *FILES)) -> None:
     among the settings ``names`` that the configuration reads (:func:`used_paths`) and that
     does not exist, is not a folder (a file), or cannot be read."""
     for name, path in used_paths(config).items():
-        if name not in names:
-            continue
-        folder = name in FOLDERS
-        if not os.path.exists(path):
-            raise InputError(f"{name}: {path} does not exist")
-        if folder and not os.path.isdir(path):
-            raise InputError(f"{name}: {path} is not a folder")
-        if not folder and os.path.isdir(path):
-            raise InputError(f"{name}: {path} is a folder, not a file")
-        if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
-            raise InputError(f"{name}: {path} cannot be read (permission denied)")
+        if name in names:
+            check_path(name, path)
+
+
+def check_path(name: str, path: str) -> None:
+    """Raise :class:`InputError` naming the setting ``name`` (one of :data:`FOLDERS` and
+    :data:`FILES`) and ``path`` when it does not exist, is not a folder (a file), or cannot
+    be read."""
+    folder = name in FOLDERS
+    if not os.path.exists(path):
+        raise InputError(f"{name}: {path} does not exist")
+    if folder and not os.path.isdir(path):
+        raise InputError(f"{name}: {path} is not a folder")
+    if not folder and os.path.isdir(path):
+        raise InputError(f"{name}: {path} is a folder, not a file")
+    if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
+        raise InputError(f"{name}: {path} cannot be read (permission denied)")

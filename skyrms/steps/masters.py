@@ -37,6 +37,7 @@ from skyrms.io.headerindex import sha256_of
 from skyrms.io.provenance import product_header
 from skyrms.plan.master_lookup import MasterChoice
 from skyrms.science.combine import CombineParams, combine, read_noise_map
+from skyrms.settings import MastersSection
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ def build_master(
 
 
 def build_group_master(
-    imagetyp, raws, output, group, prerequisites, digests, settings, content
+    imagetyp, raws, output, group, prerequisites, digests, settings: MastersSection, content
 ) -> None:
     """The workflow's master job: :func:`build_master` with the ``masters`` settings and
     the master's ``content`` digest.
@@ -248,14 +249,11 @@ def build_group_master(
     choice = MasterChoice.from_param(prerequisites)
     if choice.reason:
         raise InputError(f"{group}: {choice.reason}")
-    params = CombineParams(
-        method=settings["method"], sigma=settings["sigma"], nlow=settings["nlow"],
-        nhigh=settings["nhigh"],
-    )  # fmt: skip
     build_master(
-        imagetyp, list(raws), output, params, group=group, bias=choice.masters.get("BIAS"),
-        dark=choice.masters.get("DARK"), digests=digests, min_frames=settings["min_frames"],
-        skip_bad=settings["on_bad_frame"] == "skip", content=content,
+        imagetyp, list(raws), output, settings.combination(), group=group,
+        bias=choice.masters.get("BIAS"), dark=choice.masters.get("DARK"), digests=digests,
+        min_frames=settings.min_frames, skip_bad=settings.on_bad_frame == "skip",
+        content=content,
     )  # fmt: skip
 
 

@@ -22,9 +22,9 @@ from skyrms.plan.master_lookup import (
     choose,
     frame_observation,
     joined,
-    max_days_by_type,
     record,
 )
+from skyrms.settings import CalibrationSection
 from skyrms.steps.propagated_rms import record_and_propagate
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def unit_masters(roots, observation: Observation) -> dict:
     return joined(libraries)
 
 
-def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> dict:
+def chosen_masters(frame, key: str, fields: dict, calibration: CalibrationSection, roots) -> dict:
     """The lookup's record of the masters chosen for ``frame`` (see
     :func:`skyrms.plan.master_lookup.record`), from the ``calibration`` settings (max_days,
     dark_exptime) among the masters under ``roots``. Raises :class:`InputError` with the
@@ -68,8 +68,8 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
         picks = choose(
             observation,
             unit_masters(roots, observation),
-            max_days_by_type(calibration["max_days"]),
-            calibration["dark_exptime"],
+            calibration.max_days,
+            calibration.dark_exptime,
             searched=tuple(roots),
         )
     except ValueError as error:
@@ -77,7 +77,9 @@ def chosen_masters(frame, key: str, fields: dict, calibration: dict, roots) -> d
     return record(picks, sha256_of)
 
 
-def propagate_one_frame(frame, products: dict, calibration: dict, roots, key: str, digest):
+def propagate_one_frame(
+    frame, products: dict, calibration: CalibrationSection, roots, key: str, digest
+):
     """Look up ``frame``'s masters under ``roots`` and write its propagated RMS and the
     record of the masters (``products``: paths by kind, as :data:`discovery.PRODUCTS` names
     them) from its background maps, as the workflow's propagated_rms job does."""

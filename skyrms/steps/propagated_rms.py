@@ -25,6 +25,7 @@ from skyrms.io.provenance import product_header
 from skyrms.plan.master_lookup import TYPES, MasterChoice
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
+from skyrms.settings import CalibrationSection
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,12 @@ def open_master(stack: ExitStack, path, shape) -> MasterMaps:
     return MasterMaps(image, *(extensions[name] for name in names))
 
 
-def combination_of(master: MasterMaps, settings: dict) -> tuple[CombineParams, str]:
+def combination_of(master: MasterMaps, settings: CalibrationSection) -> tuple[CombineParams, str]:
     """How a master was combined, and where that is known from: its COMBMETH card (masters
     built by skyrms), else the configured ``combine``."""
     header = master.header
     params = CombineParams(
-        method=str(header.get(kw.COMBMETH, settings["combine"])),
+        method=str(header.get(kw.COMBMETH, settings.combine)),
         sigma=float(header.get(kw.CLIPSIG, CombineParams.sigma)),
         nlow=int(header.get(kw.CLIPLOW, CombineParams.nlow)),
         nhigh=int(header.get(kw.CLIPHIGH, CombineParams.nhigh)),
@@ -128,13 +129,19 @@ def combination_factor(master: MasterMaps, count: int, params: CombineParams) ->
 class Calibration:
     """Everything the noise model needs besides the sky: the masters and the keywords.
 
-    ``read_noise`` is the read noise in e- (None: the master bias's per-pixel map).
+    ``masters`` are the chosen masters by type (BIAS, DARK, FLAT); ``counts`` the NCOMBINE
+    of the master bias and dark by type (BIAS, DARK), ``factors`` their variance factors and
+    ``combinations`` how they were combined with where that is known from, by type too;
+    ``n_science`` the frame's NCOMBINE. ``egain`` is in e-/ADU, ``exptime`` and
+    ``dark_exptime`` (the frame's and the master dark's EXPTIME) in s, ``read_noise`` in e-
+    (None: the master bias's per-pixel map).
     """
 
     masters: dict
     egain: float
     exptime: float
     dark_exptime: float
+    n_science: int
     counts: dict
     factors: dict
     combinations: dict
@@ -143,7 +150,9 @@ class Calibration:
     assumed: list = field(default_factory=list)
 
 
-def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) -> Calibration:
+def load_calibration(
+    stack, frame, fields: dict, choice: dict, shape, settings: CalibrationSection
+) -> Calibration:
     """Open the chosen masters (each once, closed with ``stack``) and take the
     frame's keywords from ``fields`` (its header index entry); fill defaults with warnings.
 
@@ -153,28 +162,27 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     """
     masters = {t: open_master(stack, choice[t]["path"], shape) for t in TYPES}
     bias, dark = masters["BIAS"], masters["DARK"]
-    default, assumed = settings["default_ncombine"], []
+    default, assumed = settings.default_ncombine, []
+    n_science = int(header_number(fields, kw.NCOMBINE, frame, default.science, assumed))
     counts = {
-        "science": header_number(fields, kw.NCOMBINE, frame, default["science"], assumed),
-        "bias": header_number(bias.header, kw.NCOMBINE, bias.path, default["master"], assumed),
-        "dark": header_number(dark.header, kw.NCOMBINE, dark.path, default["master"], assumed),
+        t: header_number(masters[t].header, kw.NCOMBINE, masters[t].path, default.master, assumed)
+        for t in ("BIAS", "DARK")
     }
-    counts = {name: int(count) for name, count in counts.items()}
-    combinations = {t: combination_of(masters[t.upper()], settings) for t in ("bias", "dark")}
+    counts = {t: int(count) for t, count in counts.items()}
+    combinations = {t: combination_of(masters[t], settings) for t in ("BIAS", "DARK")}
     factors = {
-        t: combination_factor(masters[t.upper()], counts[t], combinations[t][0])
-        for t in ("bias", "dark")
+        t: combination_factor(masters[t], counts[t], combinations[t][0]) for t in ("BIAS", "DARK")
     }
-    egain = settings["gain"] or header_number(fields, kw.EGAIN, frame)
-    if settings["read_noise"] is not None:
-        read_noise, noise_source = settings["read_noise"], "config"
+    egain = settings.gain or header_number(fields, kw.EGAIN, frame)
+    if settings.read_noise is not None:
+        read_noise, noise_source = settings.read_noise, "config"
     elif bias.read_noise is not None:
         read_noise, noise_source = None, "master bias map"
     elif kw.RDNOISE in fields:
         read_noise, noise_source = header_number(fields, kw.RDNOISE, frame), kw.RDNOISE
     else:
         rows = rows_of(bias.image, read_noise_rows(shape[0]))
-        read_noise = read_noise_from_bias(rows, egain, counts["bias"], factors["bias"])
+        read_noise = read_noise_from_bias(rows, egain, counts["BIAS"], factors["BIAS"])
         noise_source = "master bias"
     if masters["FLAT"].error is None:
         log.warning(
@@ -186,6 +194,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
         egain=egain,
         exptime=header_number(fields, kw.EXPTIME, frame),
         dark_exptime=header_number(dark.header, kw.EXPTIME, dark.path),
+        n_science=n_science,
         counts=counts,
         factors=factors,
         combinations=combinations,
@@ -195,7 +204,7 @@ def load_calibration(stack, frame, fields: dict, choice: dict, shape, settings) 
     )  # fmt: skip
 
 
-def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dict):
+def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: CalibrationSection):
     """Variance (ADU^2) of the frame's ``rows`` from their sky (ADU) and the masters' rows,
     and how many pixels of the master flat there are <= 0 or NaN (unusable)."""
     bias, dark, flat = (cal.masters[t] for t in TYPES)
@@ -206,33 +215,35 @@ def propagate_slab(cal: Calibration, sky: np.ndarray, rows: slice, settings: dic
         read_noise = rows_of(bias.read_noise, rows)
     variance = propagated_variance(
         sky, response, rows_of(dark.image, rows), egain=cal.egain, read_noise=read_noise,
-        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.counts["science"],
-        n_bias=cal.counts["bias"], n_dark=cal.counts["dark"],
-        bias_factor=cal.factors["bias"], dark_factor=cal.factors["dark"],
+        exptime=cal.exptime, dark_exptime=cal.dark_exptime, n_science=cal.n_science,
+        n_bias=cal.counts["BIAS"], n_dark=cal.counts["DARK"],
+        bias_factor=cal.factors["BIAS"], dark_factor=cal.factors["DARK"],
         bias_error=rows_of(bias.error, rows), dark_error=rows_of(dark.error, rows),
-        flat_error=rows_of(flat.error, rows), dark_bias=settings["dark_bias"],
+        flat_error=rows_of(flat.error, rows), dark_bias=settings.dark_bias,
     )  # fmt: skip
     return variance, unusable
 
 
-def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: dict) -> list:
+def provenance_cards(
+    cal: Calibration, choice: dict, settings: CalibrationSection, medians: dict
+) -> list:
     """Header cards of the propagated RMS product: the model's inputs and the masters."""
     bias, dark, flat = (cal.masters[t] for t in TYPES)
     noise = "map" if cal.read_noise is None else round(cal.read_noise, 4)
     cards = [
         kw.EGAINUSD.card(cal.egain),
         kw.RDNOISE.card(noise, f"read noise used, e- ({cal.noise_source})"),
-        kw.NCOMBSCI.card(cal.counts["science"]),
-        kw.NCOMBBIA.card(cal.counts["bias"]),
-        kw.NCOMBDRK.card(cal.counts["dark"]),
+        kw.NCOMBSCI.card(cal.n_science),
+        kw.NCOMBBIA.card(cal.counts["BIAS"]),
+        kw.NCOMBDRK.card(cal.counts["DARK"]),
         kw.DARKSCAL.card(round(cal.exptime / cal.dark_exptime, 6)),
         *(
-            kw.COMBINED(kind.upper()).card(params.method, f"{kind} combination ({source})")
-            for kind, (params, source) in cal.combinations.items()
+            kw.COMBINED(imagetyp).card(params.method, f"{imagetyp.lower()} combination ({source})")
+            for imagetyp, (params, source) in cal.combinations.items()
         ),
-        kw.CFACBIAS.card(round(cal.factors["bias"], 5)),
-        kw.CFACDARK.card(round(cal.factors["dark"], 5)),
-        kw.DARKBIAS.card(settings["dark_bias"]),
+        kw.CFACBIAS.card(round(cal.factors["BIAS"], 5)),
+        kw.CFACDARK.card(round(cal.factors["DARK"], 5)),
+        kw.DARKBIAS.card(settings.dark_bias),
         kw.BIASERR.card(bias.error is not None),
         kw.DARKERR.card(dark.error is not None),
         kw.FLATERR.card(flat.error is not None),
@@ -247,15 +258,15 @@ def provenance_cards(cal: Calibration, choice: dict, settings: dict, medians: di
 
 
 def propagated_rms(
-    frame, background, image_rms, choice: dict, output, settings: dict, fields: dict,
-    frame_digest=None, compress=False,
+    frame, background, image_rms, choice: dict, output, settings: CalibrationSection,
+    fields: dict, frame_digest=None, compress=False,
 ):  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
     ``choice`` is the lookup's record (see :func:`skyrms.plan.master_lookup.record`);
     ``settings`` the ``calibration`` section of the configuration: gain and
     read_noise overrides (None: from the headers), combine, dark_bias and
-    default_ncombine ({"science": n, "master": n}). See :mod:`skyrms.science.noise_model`.
+    default_ncombine. See :mod:`skyrms.science.noise_model`.
     ``fields`` are the frame's header keywords (the header index's entry: the frame is
     not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known; ``compress`` chooses the
     format (:func:`skyrms.io.fitsfiles.write_float_map`). The product's identity
@@ -273,7 +284,7 @@ def propagated_rms(
         noise = "a map" if cal.read_noise is None else f"{cal.read_noise:.3f} e-"
         log.info(
             f"gain {cal.egain} e-/ADU, read noise {noise} ({cal.noise_source}), "
-            f"NCOMBINE {cal.counts}, variance factors {cal.factors}"
+            f"NCOMBINE {cal.n_science} (masters {cal.counts}), variance factors {cal.factors}"
         )
         variance, unusable = sky, 0  # each slab's variance replaces its sky
         for start in range(0, len(sky), SLAB_ROWS):  # temporaries of a slab, not of the frame
@@ -312,13 +323,13 @@ def rms_medians(rms: np.ndarray, image_rms) -> dict[str, float]:
 
 
 def record_and_propagate(
-    frame, background, image_rms, lookup, record, output, settings, fields, frame_digest=None,
-    compress=False,
+    frame, background, image_rms, lookup, record, output, settings: CalibrationSection, fields,
+    frame_digest=None, compress=False,
 ) -> None:  # fmt: skip
     """Write the lookup's record of the masters, then the propagated RMS map made with them.
 
-    ``lookup`` is the frame's :class:`~skyrms.master_lookup.MasterChoice` as the rule's
-    parameter (:meth:`~skyrms.master_lookup.MasterChoice.as_param`); the other arguments are
+    ``lookup`` is the frame's :class:`~skyrms.plan.master_lookup.MasterChoice` as the rule's
+    parameter (:meth:`~skyrms.plan.master_lookup.MasterChoice.as_param`); the other arguments are
     :func:`propagated_rms`'s.
     """
     choice = MasterChoice.from_param(lookup)

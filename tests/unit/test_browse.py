@@ -10,6 +10,7 @@ import yaml
 from astropy.io import fits
 
 from skyrms import browse, cli
+from skyrms.config import load_settings
 from skyrms.demo import survey as demo  # the fixture `survey` below takes the plain name
 from skyrms.io.discovery import PRODUCTS, frame_key
 from skyrms.io.headerindex import HeaderIndex, sha256_of
@@ -21,7 +22,7 @@ from tests.helpers import REPO
 
 SHAPE = (96, 128)  # small demo frames: the chain takes a fraction of a second per frame
 PARAMS, MESH = MaskParams(), BackgroundParams(box_size=32)
-SETTINGS = yaml.safe_load((REPO / "config.yaml").read_text())["calibration"]
+CALIBRATION = load_settings(REPO / "config.yaml").calibration
 PLAN, _ = demo.plan()
 ROOT, RESULTS = "demo/scidata", "results"  # relative, as the workflow names them
 
@@ -85,14 +86,13 @@ def image_products(path, out, digest):
 
 def calibration_products(path, out, index, groups):
     """Masters record and propagated RMS, the masters chosen as the workflow chooses them."""
-    key, days = frame_key(path, ROOT), master_lookup.max_days_by_type(SETTINGS["max_days"])
-    fields, exptime = {path: index.fields(path)}, SETTINGS["dark_exptime"]
+    key, fields = frame_key(path, ROOT), {path: index.fields(path)}
     lookup = master_lookup.choose_for_frames(
-        {key: path}, fields, groups, days, exptime, index.digest
+        {key: path}, fields, groups, CALIBRATION.max_days, CALIBRATION.dark_exptime, index.digest
     )
     propagated_rms.record_and_propagate(
         path, out["bkg"], out["bkgrms"], lookup[key].as_param(), out["masters"], out["proprms"],
-        SETTINGS, index.fields(path), index.digest(path),
+        CALIBRATION, index.fields(path), index.digest(path),
     )  # fmt: skip
 
 

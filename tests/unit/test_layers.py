@@ -1,9 +1,9 @@
 """The package's layers: who may import whom, checked on the source, and drawn in the docs.
 
 science (arrays in, arrays out) and io (files) never import each other; the plan (what a
-run does, the master lookup with it), steps, the CLI and the browser sit above them; nothing
-imports benchmarks/; no import cycles. docs/development.md draws the same graph (mermaid),
-kept in step here.
+run does, the master lookup with it), the typed settings, steps, the CLI and the browser sit
+above them; nothing imports benchmarks/; no import cycles. docs/development.md draws the
+same graph (mermaid), kept in step here.
 """
 
 import ast
@@ -17,12 +17,13 @@ ALLOWED = {
     "science": {"science"},
     "io": {"io", "__init__"},
     "plan": {"plan", "io"},
-    "steps": {"steps", "science", "io", "plan"},
+    "settings": {"science", "plan"},
+    "steps": {"steps", "science", "io", "plan", "settings"},
     "job": {"io"},
-    "config": {"io"},
+    "config": {"io", "settings"},
     "demo": {"demo", "io", "science", "steps", "plan"},
-    "browse": {"io", "plan"},
-    "cli": {"__init__", "browse", "config", "io", "science", "steps"},
+    "browse": {"io", "plan", "settings"},
+    "cli": {"__init__", "browse", "config", "io", "science", "settings", "steps"},
     "__main__": {"cli"},
     "__init__": set(),
 }

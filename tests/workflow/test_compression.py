@@ -11,6 +11,7 @@ import pytest
 from astropy.io import fits
 
 from skyrms import cli
+from skyrms.config import settings_of
 from skyrms.demo import survey
 from skyrms.io.fitsfiles import read_image
 from skyrms.io.headerindex import read_fields
@@ -21,8 +22,7 @@ from skyrms.steps import mask_and_background, propagated_rms, weight
 from tests.helpers import master_file
 
 FRAMES, MASTERS = survey.plan()
-SETTINGS = {"gain": None, "read_noise": None, "combine": "mean", "dark_bias": "same",
-            "default_ncombine": {"science": 1, "master": 7}}  # fmt: skip
+CALIBRATION = settings_of({"calibration": {"default_ncombine": {"master": 7}}}).calibration
 KINDS = ("mask", "bkg", "bkgrms", "proprms", "weight")
 
 
@@ -37,7 +37,7 @@ def products(run, frame, outdir, compress):
     choice = {m.imagetyp: {"path": str(master_file(run, m)), "days": 0.0}
               for m in survey.frame_masters(frame)}  # fmt: skip
     propagated_rms.propagated_rms(
-        path, maps["bkg"], maps["bkgrms"], choice, maps["proprms"], SETTINGS, read_fields(path),
+        path, maps["bkg"], maps["bkgrms"], choice, maps["proprms"], CALIBRATION, read_fields(path),
         compress=compress,
     )  # fmt: skip
     weight.weight_map(maps["proprms"], maps["mask"], maps["weight"], compress)

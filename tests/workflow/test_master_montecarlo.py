@@ -13,12 +13,13 @@ about 0.7%). The median of 3 and the extrema-clipped mean of 7 take 60 realizati
 (a pixel's ratio to 9%, their medians to 0.2% and 1.2%).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from skyrms.config import settings_of
 from skyrms.science.combine import CombineParams
 from skyrms.steps.masters import build_master
 from skyrms.steps.propagated_rms import propagated_rms
@@ -93,8 +94,7 @@ def masters(cam, rng, folder, params: CombineParams, n: int) -> dict[str, str]:
     return built
 
 
-SETTINGS = {"gain": None, "read_noise": None, "combine": "mean", "dark_bias": "same",
-            "default_ncombine": {"science": 1, "master": 1}}  # fmt: skip
+CALIBRATION = settings_of({}).calibration
 
 
 def realizations(tmp_path, params, n, count=REALIZATIONS):
@@ -115,7 +115,7 @@ def realizations(tmp_path, params, n, count=REALIZATIONS):
         choice = {t: {"path": p, "days": 0.0} for t, p in paths.items()}
         for kind, noise in (("map", None), ("scalar", float(np.median(cam.read_noise)))):
             output = tmp_path / f"{kind}.fits"
-            settings = SETTINGS | {"read_noise": noise}
+            settings = replace(CALIBRATION, read_noise=noise)
             propagated_rms("science.fits", sky_map, sky_map, choice, output, settings, fields)
             variances[kind].append(fits.getdata(output, ext=-1).astype(np.float64) ** 2)
     empirical = np.std(calibrated, axis=0, ddof=1)
