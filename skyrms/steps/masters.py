@@ -115,9 +115,12 @@ def flat_level(raw: RowReader, offsets) -> float:
     return level
 
 
-def master_header(imagetyp, raws: list, params: CombineParams, used: dict) -> fits.Header:
+def master_header(
+    imagetyp, raws: list, params: CombineParams, used: dict, content: str | None = None
+) -> fits.Header:
     """The master's header: the first frame's identity, the combination, the mean time of
-    the frames, the masters subtracted (IN_BIAS, IN_DARK) and skyrms's provenance."""
+    the frames, the masters subtracted (IN_BIAS, IN_DARK), the workflow's content digest
+    (CONTSHA, if given) and skyrms's provenance."""
     first = raws[0].header
     moments = [date_obs(raw.header, raw.path) for raw in raws]
     mean_moment = min(moments) + sum((m - min(moments) for m in moments), timedelta()) / len(raws)
@@ -134,6 +137,7 @@ def master_header(imagetyp, raws: list, params: CombineParams, used: dict) -> fi
     if imagetyp == "FLAT":
         cards.append(kw.FILTER.card(str(first[kw.FILTER]).strip()))
     cards += [(key, first[key], first.comments[key]) for key in IDENTITY if key in first]
+    cards += [kw.CONTSHA.card(content)] if content else []
     unit = "" if imagetyp == "FLAT" else "adu"
     inputs = {kw.IN_MASTER(kind): path for kind, path in used.items()}
     return product_header(first, f"MASTER{imagetyp}", unit, inputs, cards)
@@ -217,9 +221,7 @@ def build_master(
                 stack_rows /= np.asarray(levels, np.float32)[:, None, None]
             combined = combine(stack_rows, params)
             data[rows], error[rows], scatter[rows] = combined.data, combined.error, combined.scatter
-        header = master_header(imagetyp, frames, params, used)
-        if content:
-            header.append(kw.CONTSHA.card(content))
+        header = master_header(imagetyp, frames, params, used, content)
         if imagetyp == "FLAT":
             norm = float(np.nanmedian(data[::MEDIAN_STRIDE, ::MEDIAN_STRIDE]))
             data /= norm

@@ -10,6 +10,7 @@ RMS depends on them.
 """
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from astropy.io import fits
 
 from skyrms.demo import calibration, instrument, survey
 from skyrms.io.headerindex import sha256_of
+from skyrms.io.keywords import CONTSHA
 from tests.helpers import master_file, planned_jobs, snakemake
 
 SHAPE = survey.DEFAULT_SHAPE
@@ -39,6 +41,7 @@ def test_the_demo_masters_are_built_from_its_raw_frames(demo_run):
             row["relpath"]: row["data_sha256"] for row in csv.DictReader(table, delimiter="\t")
         }
     library = [fits.getheader(path) for path in (demo_run / "demo" / "calib").rglob("*.fits")]
+    contents = {}  # built master path -> the content digest it records
     assert not any(header.get("PRODTYPE", "").startswith("MASTER") for header in library)
     for master in BUILT:
         path = master_file(demo_run, master)  # built into results/masters, not the library
@@ -59,6 +62,15 @@ def test_the_demo_masters_are_built_from_its_raw_frames(demo_run):
             for kind, prerequisite in used.items():
                 assert header[f"IN_{kind}"] == str(master_file(demo_run, prerequisite))
             assert ("RDNOISE" in hdul) == (master.imagetyp == "BIAS")
+            assert header.comments["CONTSHA"] in ("", CONTSHA.comment)  # never cut
+            contents[str(path)] = header["CONTSHA"]
+    recorded = [
+        choice
+        for record in (demo_run / "results").rglob("*.masters.json")
+        for choice in json.loads(record.read_text()).values()
+        if choice["path"].startswith("results/masters/")
+    ]
+    assert recorded and all(contents[str(demo_run / c["path"])] == c["sha256"] for c in recorded)
 
 
 def test_the_read_noise_map_makes_the_noisiest_pixels_right(demo_run):
