@@ -96,7 +96,7 @@ def usable_background(frame):
 
 
 def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blanks.InvalidSpec):
-    """Iterated source mask of a frame's pixels (uint8 bits) and its header cards.
+    """Iterated source mask of a frame's pixels (its :class:`SourceMask`) and its header cards.
 
     ``data`` is the native float32 frame (ADU; its invalid pixels are set to 0 in place),
     ``header`` its primary header, ``mesh`` the
@@ -114,7 +114,7 @@ def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blank
             f"(runaway guard): passes stopped at masked fraction {np.mean(result.mask != 0):.3f}; "
             "structure this large is background at this box_size"
         )
-    return result.mask, source_mask_cards(result, params, mesh, invalid)
+    return result, source_mask_cards(result, params, mesh, invalid)
 
 
 def source_mask_cards(
@@ -153,9 +153,10 @@ def mesh_cards(mesh: BackgroundParams) -> list:
 
 
 def mask_inputs(frame, invalid: blanks.InvalidSpec) -> dict[str, str]:
-    """The input files of a mask made from ``frame``: IN_FRAME, and IN_BPM if one was used."""
+    """The input files of a mask made from ``frame`` (a path, or None for pixels that came
+    from no file): IN_FRAME, and IN_BPM if one was used."""
     bad = invalid.bad_pixel_mask
-    return {kw.IN_FRAME: frame} | ({kw.IN_BPM: bad} if bad else {})
+    return ({kw.IN_FRAME: frame} if frame else {}) | ({kw.IN_BPM: bad} if bad else {})
 
 
 def frame_circles(frame, header, specs: list[dict]):
@@ -289,7 +290,8 @@ def mask_and_background(
     data, header = read_checked_frame(frame, mesh)
     placed = frame_circles(frame, header, specs)
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
-    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    sources, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    bits = sources.mask
     cards += merge_circles(bits, placed)
     bkg, noise, fit_cards = fit_background(frame, data, bits, mesh)
     del data

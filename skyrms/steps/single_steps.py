@@ -29,8 +29,8 @@ def source_mask(
     """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles); plain, or
     with ``compress`` tile-compressed, as every writer of this module."""
     data, header = read_checked_frame(frame, mesh)
-    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
-    Product(bits, "SOURCEMASK", header, mask_inputs(frame, invalid), tuple(cards)).write(
+    sources, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    Product(sources.mask, "SOURCEMASK", header, mask_inputs(frame, invalid), tuple(cards)).write(
         output, compress
     )
 
