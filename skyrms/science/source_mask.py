@@ -20,7 +20,8 @@ large is background at this box size; a larger ``box_size`` masks it.
 """
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import sep
@@ -94,21 +95,32 @@ class Iteration:
 
 @dataclass
 class SourceMask:
-    """Result of :func:`iterate_source_mask`: the uint8 bit mask, the pass history, why the
-    passes stopped, and per growth stop reason (by its
-    :attr:`~skyrms.science.growth.GrowthStop.label`) how many sources stopped for it in the
-    last pass taken, with the largest mask radius (px)."""
+    """Result of :func:`iterate_source_mask` (and, after each pass, of :func:`passes`): the
+    uint8 bit mask, the pass history, why the passes stopped (None while they may go on), per
+    growth stop reason (by its :attr:`~skyrms.science.growth.GrowthStop.label`) how many
+    sources stopped for it in the last pass taken, the largest mask radius (px), and the
+    boolean map of the pixels at or above the saturation level."""
 
     mask: np.ndarray
     iterations: list[Iteration] = field(default_factory=list)
-    stop: str = ITERATIONS
+    stop: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     largest_radius: float = 0.0
+    saturated: np.ndarray | None = None
 
     @property
     def converged(self) -> bool:
         """True when the last pass found nothing new."""
         return self.stop == CONVERGED
+
+    def finished(self, copy: bool = False) -> "SourceMask":
+        """This result with the saturated pixels marked (bits SATURATED and CLIPPED) in its
+        mask, in place, or with ``copy`` in a copy (the passes go on from the unmarked mask)."""
+        result = (
+            replace(self, mask=self.mask.copy(), iterations=list(self.iterations)) if copy else self
+        )
+        result.mask[self.saturated] |= maskbits.SATURATED | maskbits.CLIPPED
+        return result
 
 
 def extract(data: np.ndarray, threshold: float, mask: np.ndarray, minarea: int):
@@ -285,19 +297,43 @@ class Catalogue:
 def iterate_source_mask(
     data: np.ndarray, invalid: np.ndarray, params: MaskParams, mesh: BackgroundParams
 ) -> SourceMask:
-    """Build the iterated source mask of a frame.
+    """Build the iterated source mask of a frame: every one of :func:`passes`, then the
+    saturated pixels marked (:meth:`SourceMask.finished`). Arguments as for :func:`passes`."""
+    *_, result = passes(data, invalid, params, mesh)  # each pass yields the same result
+    log.info(
+        {
+            CONVERGED: f"converged after {len(result.iterations)} passes",
+            ITERATIONS: f"not converged: still growing after {params.max_iterations} passes",
+            BACKGROUND: f"stopped after {len(result.iterations)} passes by the runaway guard",
+        }[result.stop]
+    )
+    return result.finished()
+
+
+def passes(
+    data: np.ndarray, invalid: np.ndarray, params: MaskParams, mesh: BackgroundParams
+) -> Iterator[SourceMask]:
+    """The detection passes of an iterated source mask, one at a time.
 
     Parameters
     ----------
     data : native float32 frame (ADU). Non-finite pixels must be flagged in ``invalid``;
         the ``invalid`` pixels of ``data`` are set to 0 in place (no copy of the frame).
     invalid : boolean map of pixels to ignore everywhere (bit ``maskbits.INVALID``).
-    params : detection and growth parameters, see :class:`MaskParams`.
+    params : detection and growth parameters, see :class:`MaskParams`
+        (``max_iterations`` >= 1, else ValueError).
     mesh : the background mesh each pass fits (box and filter sizes, checked by the caller
         with :func:`skyrms.science.background.check_box`).
 
-    Pixels at or above ``params.saturation_level`` are masked as saturated and clipped.
+    Yields
+    ------
+    The same :class:`SourceMask` after each pass, its ``stop`` set by the last one. Its mask
+    is the passes' working mask: the saturated pixels (at or above
+    ``params.saturation_level``) are not marked in it yet (see :meth:`SourceMask.finished`),
+    and the pass after next overwrites it.
     """
+    if params.max_iterations < 1:
+        raise ValueError(f"max_iterations {params.max_iterations} must be >= 1")
     mask = invalid.astype(np.uint8)
     mask *= maskbits.INVALID
     data[invalid] = 0.0
@@ -310,7 +346,7 @@ def iterate_source_mask(
     spare = np.empty_like(mask)  # the next pass's mask: passes alternate the two
     buffers = PassBuffers.like(data)
     catalogue = Catalogue()
-    result = SourceMask(mask)
+    result = SourceMask(mask, saturated=exclude)
     for number in range(1, params.max_iterations + 1):
         objects, segmap, saturated = detection_pass(data, mask, exclude, params, mesh, buffers)
         pixels = labelled_pixels(segmap, buffers)
@@ -356,19 +392,13 @@ def iterate_source_mask(
         )
         if runaway:
             result.stop = BACKGROUND
-            break
-        if not new.any() and step.new_pixels <= CONVERGED_GROWTH * masked:
+        elif not new.any() and step.new_pixels <= CONVERGED_GROWTH * masked:
             result.stop = CONVERGED
-            break
-    result.mask[exclude] |= maskbits.SATURATED | maskbits.CLIPPED
-    log.info(
-        {
-            CONVERGED: f"converged after {len(result.iterations)} passes",
-            ITERATIONS: f"not converged: still growing after {params.max_iterations} passes",
-            BACKGROUND: f"stopped after {len(result.iterations)} passes by the runaway guard",
-        }[result.stop]
-    )
-    return result
+        elif number == params.max_iterations:
+            result.stop = ITERATIONS
+        yield result
+        if result.stop:
+            return
 
 
 def grow_all(data, mask, exclude, catalogue, start, params, mesh, buffers: PassBuffers):

@@ -5,6 +5,8 @@ writes its products atomically and logs what it did.
 """
 
 import logging
+from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 
@@ -14,10 +16,7 @@ from skyrms.io.fitsfiles import (
     all_or_none,
     check_frame_shape,
     read_image,
-    write_float_map,
-    write_mask,
 )
-from skyrms.io.provenance import product_header
 from skyrms.io.wcs import celestial_wcs
 from skyrms.science import blanks, circles, maskbits
 from skyrms.science.background import (
@@ -29,7 +28,8 @@ from skyrms.science.background import (
     mesh_usage,
     unbiased_rms,
 )
-from skyrms.science.source_mask import BACKGROUND, MaskParams, iterate_source_mask
+from skyrms.science.source_mask import BACKGROUND, MaskParams, SourceMask, iterate_source_mask
+from skyrms.steps.products import Product
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +78,50 @@ def invalid_map(frame, data, header, invalid: blanks.InvalidSpec, saturation) ->
     return result
 
 
-def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blanks.InvalidSpec):
-    """Iterated source mask of a frame's pixels (uint8 bits) and its header cards.
+def frame_params(header, params: MaskParams) -> MaskParams:
+    """``params`` with the frame's saturation level (:func:`saturation_level`); InputError
+    unless they allow a pass."""
+    if params.max_iterations < 1:
+        raise InputError(f"max_iterations {params.max_iterations} must be >= 1")
+    return replace(params, saturation_level=saturation_level(header, params.saturation_level))
 
-    ``data`` is the native float32 frame (ADU), ``header`` its primary header, ``mesh``
-    the :class:`~skyrms.science.background.BackgroundParams`, ``invalid`` says which pixels
+
+@contextmanager
+def usable_background(frame):
+    """Turn a fit with no usable mesh box (NoBackground) into an InputError naming ``frame``."""
+    try:
+        yield
+    except NoBackground as error:
+        raise InputError(f"{frame}: no usable background: {error}") from None
+
+
+def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blanks.InvalidSpec):
+    """Iterated source mask of a frame's pixels (its :class:`SourceMask`) and its header cards.
+
+    ``data`` is the native float32 frame (ADU; its invalid pixels are set to 0 in place),
+    ``header`` its primary header, ``mesh`` the
+    :class:`~skyrms.science.background.BackgroundParams`, ``invalid`` says which pixels
     besides non-finite ones carry no measurement.
     """
-    params = MaskParams(
-        **{**vars(params), "saturation_level": saturation_level(header, params.saturation_level)}
-    )
-    try:
+    params = frame_params(header, params)
+    with usable_background(frame):
         result = iterate_source_mask(
             data, invalid_map(frame, data, header, invalid, params.saturation_level), params, mesh
         )
-    except NoBackground as error:
-        raise InputError(f"{frame}: no usable background: {error}") from None
     if result.stop == BACKGROUND:
         log.warning(
             f"{frame}: growing the mask further would cover most {mesh.box_size}-px boxes "
             f"(runaway guard): passes stopped at masked fraction {np.mean(result.mask != 0):.3f}; "
             "structure this large is background at this box_size"
         )
+    return result, source_mask_cards(result, params, mesh, invalid)
+
+
+def source_mask_cards(
+    result: SourceMask, params: MaskParams, mesh: BackgroundParams, invalid: blanks.InvalidSpec
+) -> list:
+    """Header cards of a source mask: the settings (``params`` with the frame's saturation
+    level), what each pass did and why they stopped ("none" while they may go on)."""
     saturation = params.saturation_level
     cards = [
         kw.MSKSIGMA.card(params.sigma),
@@ -112,7 +134,7 @@ def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blank
         kw.MSKMAXIT.card(params.max_iterations),
         kw.MSKNITER.card(len(result.iterations)),
         kw.MSKCONV.card(result.converged),
-        kw.MSKSTOP.card(result.stop),
+        kw.MSKSTOP.card(result.stop or "none"),
         *[kw.MSKGSTOP(name).card(count) for name, count in result.reasons.items()],
         kw.MSKRMAX.card(round(result.largest_radius, 1)),
         *mesh_cards(mesh),
@@ -122,7 +144,7 @@ def detect_sources(frame, data, header, params: MaskParams, mesh, invalid: blank
         n = step.number
         cards += [kw.MSKSRC(n).card(step.sources), kw.MSKSAT(n).card(step.saturated),
                   kw.MSKGRO(n).card(step.regrown)]  # fmt: skip
-    return result.mask, cards
+    return cards
 
 
 def mesh_cards(mesh: BackgroundParams) -> list:
@@ -131,9 +153,10 @@ def mesh_cards(mesh: BackgroundParams) -> list:
 
 
 def mask_inputs(frame, invalid: blanks.InvalidSpec) -> dict[str, str]:
-    """The input files of a mask made from ``frame``: IN_FRAME, and IN_BPM if one was used."""
+    """The input files of a mask made from ``frame`` (a path, or None for pixels that came
+    from no file): IN_FRAME, and IN_BPM if one was used."""
     bad = invalid.bad_pixel_mask
-    return {kw.IN_FRAME: frame} | ({kw.IN_BPM: bad} if bad else {})
+    return ({kw.IN_FRAME: frame} if frame else {}) | ({kw.IN_BPM: bad} if bad else {})
 
 
 def frame_circles(frame, header, specs: list[dict]):
@@ -184,12 +207,10 @@ def fit_background(frame, data, mask, mesh: BackgroundParams):
     """
     masked = mask != 0
     fraction = float(np.count_nonzero(masked) / mask.size)
-    try:
+    with usable_background(frame):
         bkg = estimate(data, masked, mesh.box_size, mesh.filter_size)
         partial, borrowed = mesh_usage(masked, mesh.box_size)
         noise = unbiased_rms(bkg, mesh.box_size)
-    except NoBackground as error:
-        raise InputError(f"{frame}: no usable background: {error}") from None
     log.info(
         f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
         f"masked fraction {fraction:.3f}; {partial} boxes estimated from their free part, "
@@ -204,25 +225,27 @@ def fit_background(frame, data, mask, mesh: BackgroundParams):
     return bkg, noise, cards
 
 
-def write_background_maps(bkg, noise, cards, header, outputs, inputs, compress=False) -> None:
-    """Write the background map of a fitted SEP model and its RMS map ``noise`` (ADU).
+def background_products(bkg, noise, cards, header, inputs) -> tuple[Product, Product]:
+    """The background map of a fitted SEP model and its RMS map ``noise`` (ADU) as products.
 
-    ``outputs`` is (background path, RMS path); ``cards`` are (keyword, value, comment)
-    provenance cards for both headers; ``compress`` chooses the format
-    (:func:`skyrms.io.fitsfiles.write_float_map`).
+    ``cards`` are (keyword, value, comment) provenance cards for both headers, ``header``
+    the frame's, ``inputs`` the input files by keyword.
     """
-    background, rms = outputs
     level = bkg.back()
     median = kw.BKGMED.card(round(smooth_median(level), 4))
-    write_float_map(background, level, product_header(header, "BACKGROUND", "adu", inputs,
-                                                      [*cards, median]), compress)  # fmt: skip
-    del level
-    cards = [
-        *cards,
-        kw.RMSBIAS.card(GAUSSIAN_RMS_BIAS),
-        kw.RMSMED.card(round(smooth_median(noise), 4)),
-    ]
-    write_float_map(rms, noise, product_header(header, "BKGRMS", "adu", inputs, cards), compress)
+    rms_cards = [kw.RMSBIAS.card(GAUSSIAN_RMS_BIAS), kw.RMSMED.card(round(smooth_median(noise), 4))]
+    return (
+        Product(level, "BACKGROUND", header, inputs, (*cards, median)),
+        Product(noise, "BKGRMS", header, inputs, (*cards, *rms_cards)),
+    )
+
+
+def write_products(products: dict, compress=False) -> None:
+    """Write each product to its path (``products``: path -> :class:`Product`), all or none
+    (:func:`skyrms.io.fitsfiles.all_or_none`); ``compress`` chooses the format."""
+    with all_or_none(*products):
+        for path, product in products.items():
+            product.write(path, compress)
 
 
 def smooth_median(image: np.ndarray) -> float:
@@ -267,13 +290,12 @@ def mask_and_background(
     data, header = read_checked_frame(frame, mesh)
     placed = frame_circles(frame, header, specs)
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
-    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    sources, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    bits = sources.mask
     cards += merge_circles(bits, placed)
     bkg, noise, fit_cards = fit_background(frame, data, bits, mesh)
+    del data
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask}
-    with all_or_none(mask, background, rms):
-        write_mask(mask, bits, product_header(header, "MASK", "", mask_inputs(frame, invalid),
-                                              identity + cards), compress)  # fmt: skip
-        write_background_maps(
-            bkg, noise, identity + fit_cards, header, (background, rms), inputs, compress
-        )
+    maps = background_products(bkg, noise, identity + fit_cards, header, inputs)
+    final = Product(bits, "MASK", header, mask_inputs(frame, invalid), (*identity, *cards))
+    write_products(dict(zip((mask, background, rms), (final, *maps), strict=True)), compress)

@@ -5,26 +5,21 @@ write the intermediate products too, with the same header cards.
 """
 
 from skyrms.io import keywords as kw
-from skyrms.io.fitsfiles import (
-    all_or_none,
-    check_frame_shape,
-    read_header,
-    read_mask,
-    write_mask,
-)
-from skyrms.io.provenance import product_header
+from skyrms.io.fitsfiles import check_frame_shape, read_header, read_mask
 from skyrms.science import blanks
 from skyrms.science.background import BackgroundParams
 from skyrms.science.source_mask import MaskParams
 from skyrms.steps.mask_and_background import (
+    background_products,
     detect_sources,
     fit_background,
     frame_circles,
     mask_inputs,
     merge_circles,
     read_checked_frame,
-    write_background_maps,
+    write_products,
 )
+from skyrms.steps.products import Product
 
 
 def source_mask(
@@ -34,9 +29,10 @@ def source_mask(
     """Write the iterated source mask of ``frame`` alone (uint8 bits, no circles); plain, or
     with ``compress`` tile-compressed, as every writer of this module."""
     data, header = read_checked_frame(frame, mesh)
-    bits, cards = detect_sources(frame, data, header, params, mesh, invalid)
-    inputs = mask_inputs(frame, invalid)
-    write_mask(output, bits, product_header(header, "SOURCEMASK", "", inputs, cards), compress)
+    sources, cards = detect_sources(frame, data, header, params, mesh, invalid)
+    Product(sources.mask, "SOURCEMASK", header, mask_inputs(frame, invalid), tuple(cards)).write(
+        output, compress
+    )
 
 
 def circular_mask(frame, source_mask_path, output, specs: list[dict], compress=False) -> None:
@@ -46,7 +42,7 @@ def circular_mask(frame, source_mask_path, output, specs: list[dict], compress=F
     cards = [c for c in source_header.cards if c.keyword.startswith(kw.SOURCE_MASK_CARDS)]
     cards += merge_circles(bits, frame_circles(frame, header, specs))
     inputs = {kw.IN_FRAME: frame, kw.IN_SMASK: source_mask_path}
-    write_mask(output, bits, product_header(header, "MASK", "", inputs, cards), compress)
+    Product(bits, "MASK", header, inputs, tuple(cards)).write(output, compress)
 
 
 def masked_background_maps(
@@ -59,5 +55,5 @@ def masked_background_maps(
     check_frame_shape(mask_path, "mask", bits.shape, data.shape)
     bkg, noise, cards = fit_background(frame, data, bits, mesh)
     inputs = {kw.IN_FRAME: frame, kw.IN_MASK: mask_path}
-    with all_or_none(background, rms):
-        write_background_maps(bkg, noise, cards, header, (background, rms), inputs, compress)
+    maps = background_products(bkg, noise, cards, header, inputs)
+    write_products(dict(zip((background, rms), maps, strict=True)), compress)

@@ -1,8 +1,9 @@
 """The package's layers: who may import whom, checked on the source, and drawn in the docs.
 
 science (arrays in, arrays out) and io (files) never import each other; the plan (what a
-run does, the master lookup with it), the typed settings, steps, the CLI and the browser sit
-above them; nothing imports benchmarks/; no import cycles. docs/development.md draws the
+run does, the master lookup with it), the typed settings, steps, the CLI, the browser and the
+public API sit above them (the package imports the API lazily, by name, and nothing else
+imports it); nothing imports benchmarks/; no import cycles. docs/development.md draws the
 same graph (mermaid), kept in step here.
 """
 
@@ -23,6 +24,7 @@ ALLOWED = {
     "config": {"io", "settings"},
     "demo": {"demo", "io", "science", "steps", "plan"},
     "browse": {"io", "plan", "settings"},
+    "api": {"api", "config", "io", "science", "settings", "steps"},
     "cli": {"__init__", "browse", "config", "io", "science", "settings", "steps"},
     "__main__": {"cli"},
     "__init__": set(),

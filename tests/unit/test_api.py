@@ -1,0 +1,165 @@
+"""The public API (``import skyrms``): the products of ``skyrms run``, from a path, an array
+and a CCDData; the source mask pass by pass; bad input as the command line's one-line
+errors."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
+
+import skyrms
+from skyrms import cli
+from skyrms.demo import survey
+from skyrms.io.fitsfiles import InputError
+
+SHAPE = (96, 128)
+OPTIONS = {"box_size": 32, "sigma": 5.0, "saturation_level": 50000.0}
+CIRCLE = skyrms.CircularMask(ra=survey.GALAXY["ra"], dec=survey.GALAXY["dec"], radius_arcsec=20)
+WRITE_TIME = {"DATE", "CHECKSUM", "DATASUM"}
+STRUCTURE = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND"}
+"""Cards a file's header has and a header in memory has not yet."""
+FILE_ONLY = {"IN_FRAME", "FRAMESHA", "IN_MASK"}
+"""Cards of products made from a file, which an array has no value for."""
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    """A small demo frame of the galaxy tile (with a WCS)."""
+    root = tmp_path_factory.mktemp("api") / "demo"
+    survey.write(root, shape=SHAPE, raw_frames=False)
+    target = next(f for f in survey.plan()[0] if f.object == survey.GALAXY["object"])
+    return root / target.relpath
+
+
+@pytest.fixture(scope="module")
+def run(frame, tmp_path_factory):
+    """``skyrms run``'s mask, background and RMS products of the frame, by kind."""
+    out = tmp_path_factory.mktemp("run")
+    argv = ["run", str(frame), "-o", str(out), "--box-size", "32", "--sigma", "5"]
+    argv += ["--saturation-level", "50000", "--circle", str(CIRCLE.ra), str(CIRCLE.dec), "20"]
+    assert cli.main(argv) == 0
+    return {kind: next(out.glob(f"*.{kind}.fits")) for kind in ("mask", "bkg", "bkgrms")}
+
+
+def cards(header, leave_out=frozenset()) -> list:
+    """A header's cards as (keyword, value, comment), without the structure, the write
+    times and ``leave_out``."""
+    left_out = STRUCTURE | WRITE_TIME | leave_out
+    return [(c.keyword, c.value, c.comment) for c in header.cards if c.keyword not in left_out]
+
+
+def assert_same_product(path, data, header, leave_out=frozenset()):
+    """The product at ``path`` has these pixels and these header cards."""
+    with fits.open(path) as hdul:
+        assert np.array_equal(hdul[0].data, data)
+        assert cards(hdul[0].header, leave_out) == cards(header, leave_out)
+
+
+def api_chain(image, mask_path=None, **inputs):
+    """The chain through the API: source mask, the circle, the maps without that mask (or
+    the mask written at ``mask_path``)."""
+    mask = skyrms.circular_mask(skyrms.source_mask(image, **inputs, **OPTIONS), [CIRCLE])
+    if mask_path:
+        mask.write(mask_path)
+    maps = skyrms.background(image, mask_path or mask, box_size=32, **inputs)
+    return mask, maps
+
+
+def test_api_on_a_path_writes_the_products_of_skyrms_run(frame, run, tmp_path):
+    mask, maps = api_chain(frame, tmp_path / "mask.fits")
+    maps.write(tmp_path / "bkg.fits", tmp_path / "bkgrms.fits")
+    for kind in ("mask", "bkg", "bkgrms"):
+        with fits.open(tmp_path / f"{kind}.fits") as written:
+            assert_same_product(run[kind], written[0].data, written[0].header, {"IN_MASK"})
+    with fits.open(tmp_path / "bkg.fits") as written:
+        assert written[0].header["IN_MASK"] == str(tmp_path / "mask.fits")
+    assert mask.header["PRODTYPE"] == "MASK" and mask.drawn == 1
+
+
+def test_api_on_an_array_with_its_header_makes_the_same_maps(frame, run):
+    data, header = fits.getdata(frame), fits.getheader(frame)
+    mask, maps = api_chain(data, header=header)
+    assert_same_product(run["mask"], mask.mask, mask.header, FILE_ONLY)
+    assert_same_product(run["bkg"], maps.background.data, maps.background.header, FILE_ONLY)
+    assert_same_product(run["bkgrms"], maps.rms.data, maps.rms.header, FILE_ONLY)
+    assert "IN_FRAME" not in mask.header
+
+
+def test_api_on_a_ccddata_uses_its_wcs_and_makes_the_same_maps(frame, run):
+    ccd = CCDData.read(frame, unit="adu")
+    assert ccd.wcs is not None
+    mask, maps = api_chain(ccd)
+    assert_same_product(run["mask"], mask.mask, mask.header, FILE_ONLY)
+    assert_same_product(run["bkgrms"], maps.rms.data, maps.rms.header, FILE_ONLY)
+    assert isinstance(maps.uncertainty, StdDevUncertainty)
+    assert np.array_equal(maps.uncertainty.array, maps.rms.data)
+
+
+def test_the_mask_of_a_ccddata_is_left_out_of_the_background(frame):
+    ccd = CCDData.read(frame, unit="adu")
+    ccd.mask = np.zeros(SHAPE, bool)
+    ccd.mask[:40, :40] = True
+    masked = skyrms.background(ccd, box_size=32)
+    plain = skyrms.background(ccd.data, np.asarray(ccd.mask), box_size=32)
+    assert np.array_equal(masked.rms.data, plain.rms.data)
+    assert masked.rms.header["MASKFRAC"] == pytest.approx(1600 / ccd.data.size, abs=1e-5)
+
+
+def test_passes_one_at_a_time_reach_the_mask_of_all_passes(frame):
+    whole = skyrms.source_mask(frame, **OPTIONS)
+    step = skyrms.source_mask_pass(frame, **OPTIONS)
+    counts = [step.last_pass.sources]
+    while step.stop is None:
+        step = step.next_pass()
+        counts.append(step.last_pass.sources)
+    assert np.array_equal(step.mask, whole.mask)
+    assert cards(step.header) == cards(whole.header)
+    assert step.passes == whole.passes and counts == [p.sources for p in whole.passes]
+    with pytest.raises(InputError, match="the passes have stopped"):
+        step.next_pass()
+
+
+def test_a_pass_goes_on_from_its_own_result_only_once(frame):
+    first = skyrms.source_mask_pass(frame, **OPTIONS)
+    assert first.header["MSKSTOP"] == "none" and first.header["MSKNITER"] == 1
+    assert first.next_pass() is first.next_pass()
+    assert first.passes == (first.next_pass().passes[0],)
+
+
+def cli_error(argv, capsys) -> str:
+    """The one-line message of a failing ``skyrms`` command."""
+    assert cli.main(argv) == 1
+    return capsys.readouterr().err.strip().removeprefix("skyrms: error: ")
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(InputError) as caught:
+        call()
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_bad_input_raises_the_command_lines_one_line_errors(frame, tmp_path, capsys):
+    text = tmp_path / "notes.fits"
+    text.write_text("not a FITS file\n")
+    error = one_line_error(lambda: skyrms.source_mask(text))
+    assert error == cli_error(["source-mask", str(text), str(tmp_path / "s.fits")], capsys)
+    error = one_line_error(lambda: skyrms.background(frame, box_size=512))
+    assert error == cli_error(["background", str(frame), "m", "b", "r", "--box-size", "512"],
+                              capsys)  # fmt: skip
+    assert "box_size 512 px is larger than the frame (128x96)" in error
+    nan, no_pixel = np.full(SHAPE, np.nan, dtype=np.float32), "image: no finite pixel in the frame"
+    assert one_line_error(lambda: skyrms.source_mask(nan, box_size=32)) == no_pixel
+
+
+def test_a_circle_on_the_sky_needs_a_wcs_and_a_complete_circle(frame):
+    bare = skyrms.source_mask(fits.getdata(frame), **OPTIONS)
+    assert "needs a WCS" in one_line_error(lambda: skyrms.circular_mask(bare, [CIRCLE]))
+    assert "needs a centre" in one_line_error(lambda: skyrms.circular_mask(bare, [{"x": 3}]))
+    pixel = skyrms.circular_mask(bare.mask, [{"x": 10, "y": 10, "radius_pix": 4}])
+    assert pixel.drawn == 1 and not np.shares_memory(pixel.mask, bare.mask)
+
+
+def test_the_package_exports_its_api_lazily():
+    assert skyrms.__version__ and set(skyrms.__all__) <= set(dir(skyrms))
+    assert all(getattr(skyrms, name) is getattr(skyrms.api, name) for name in skyrms.__all__)
