@@ -25,9 +25,13 @@ __all__ = [
     "CircularMaskResult",
     "InputError",
     "MaskResult",
+    "MastersResult",
+    "PropagatedRMSResult",
     "SourceMaskResult",
     "background",
     "circular_mask",
+    "nearest_masters",
+    "propagated_rms",
     "source_mask",
     "source_mask_pass",
 ]

@@ -4,6 +4,8 @@ Its names are re-exported at the top of the package, whose ``__all__`` lists the
 (``import skyrms``; see :mod:`skyrms`); here each is re-exported explicitly (``as``).
 """
 
+from skyrms.api.calibration import nearest_masters as nearest_masters
+from skyrms.api.calibration import propagated_rms as propagated_rms
 from skyrms.api.images import background as background
 from skyrms.api.images import circular_mask as circular_mask
 from skyrms.api.images import source_mask as source_mask
@@ -11,6 +13,8 @@ from skyrms.api.images import source_mask_pass as source_mask_pass
 from skyrms.api.results import BackgroundResult as BackgroundResult
 from skyrms.api.results import CircularMaskResult as CircularMaskResult
 from skyrms.api.results import MaskResult as MaskResult
+from skyrms.api.results import MastersResult as MastersResult
+from skyrms.api.results import PropagatedRMSResult as PropagatedRMSResult
 from skyrms.api.results import SourceMaskResult as SourceMaskResult
 from skyrms.io.fitsfiles import InputError as InputError
 from skyrms.settings import CircularMask as CircularMask

@@ -15,9 +15,11 @@ from astropy.nddata import StdDevUncertainty
 
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError
+from skyrms.plan.master_lookup import MasterChoice
 from skyrms.science.source_mask import Iteration
 from skyrms.steps.mask_and_background import write_products
 from skyrms.steps.products import Product
+from skyrms.steps.propagated_rms import record_masters
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,3 +119,55 @@ class BackgroundResult:
         neither; plain images, or with ``compress`` tile-compressed (lossy, see
         :data:`skyrms.io.fitsfiles.MAP_PRECISION`)."""
         write_products({background: self.background, rms: self.rms}, compress)
+
+
+@dataclass(frozen=True, eq=False)
+class MastersResult:
+    """The masters chosen for a frame, as ``skyrms run`` records them in ``.masters.json``.
+
+    frame : the frame's path (or "image").
+    masters : by type (BIAS, DARK, FLAT), the lookup's record
+        (:func:`skyrms.plan.master_lookup.record`): path, sha256, days (master minus frame,
+        days), mjd, exptime (s), filter, ncombine.
+    """
+
+    frame: str
+    masters: Mapping[str, Mapping]
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """The chosen masters' paths by type."""
+        return {imagetyp: pick["path"] for imagetyp, pick in self.masters.items()}
+
+    def write(self, path) -> None:
+        """Write the record (JSON) to ``path``, the ``.masters.json`` of ``skyrms run``."""
+        record_masters(MasterChoice(masters=dict(self.masters)), path)
+
+
+@dataclass(frozen=True, eq=False)
+class PropagatedRMSResult:
+    """A frame's background RMS propagated from the noise model and its masters.
+
+    rms : the propagated RMS map product (ADU, kind "PROPRMS").
+    masters : the masters it was made with.
+    """
+
+    rms: Product
+    masters: MastersResult
+
+    @property
+    def header(self) -> fits.Header:
+        """The header the propagated RMS product gets."""
+        return self.rms.header
+
+    @property
+    def ratio(self) -> float:
+        """RMSRATIO: the median over pixels of propagated / image-based RMS."""
+        return dict((key, value) for key, value, _ in self.rms.cards)[kw.RMSRATIO]
+
+    def write(self, path, masters=None, compress: bool = False) -> None:
+        """Write the propagated RMS map to ``path`` (plain, or with ``compress``
+        tile-compressed) and, if given, the masters' record to ``masters``, first."""
+        if masters is not None:
+            self.masters.write(masters)
+        self.rms.write(path, compress)

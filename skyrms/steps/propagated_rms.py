@@ -18,14 +18,13 @@ from skyrms.io.fitsfiles import (
     read_image,
     read_rows,
     sample_rows,
-    write_float_map,
 )
 from skyrms.io.header_values import number_of
-from skyrms.io.provenance import product_header
 from skyrms.plan.master_lookup import TYPES, MasterChoice
 from skyrms.science.combine import CombineParams, variance_factor
 from skyrms.science.noise_model import propagated_variance, read_noise_from_bias, read_noise_rows
 from skyrms.settings import CalibrationSection
+from skyrms.steps.products import Product
 
 log = logging.getLogger(__name__)
 
@@ -261,22 +260,40 @@ def propagated_rms(
     frame, background, image_rms, choice: dict, output, settings: CalibrationSection,
     fields: dict, frame_digest=None, compress=False,
 ):  # fmt: skip
+    """Write the background RMS map (ADU) propagated from the CCD model and the chosen
+    masters (:func:`propagated_product`) from the background map at ``background`` and the
+    image-based RMS map at ``image_rms``; ``compress`` chooses the format
+    (:func:`skyrms.io.fitsfiles.write_float_map`)."""
+    sky, sky_header = read_image(background)
+    inputs = {kw.IN_FRAME: frame, kw.IN_BKG: background, kw.IN_RMS: image_rms}
+    product = propagated_product(
+        frame, sky, sky_header, image_rms, choice, settings, fields, frame_digest, inputs
+    )
+    product.write(output, compress)
+
+
+def propagated_product(
+    frame, sky: np.ndarray, sky_header, image_rms, choice: dict, settings: CalibrationSection,
+    fields: dict, frame_digest=None, inputs=None,
+) -> Product:  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
-    ``choice`` is the lookup's record (see :func:`skyrms.plan.master_lookup.record`);
-    ``settings`` the ``calibration`` section of the configuration: gain and
-    read_noise overrides (None: from the headers), combine, dark_bias and
-    default_ncombine. See :mod:`skyrms.science.noise_model`.
-    ``fields`` are the frame's header keywords (the header index's entry: the frame is
-    not opened), ``frame_digest`` its SHA-256 (FRAMESHA) if known; ``compress`` chooses the
-    format (:func:`skyrms.io.fitsfiles.write_float_map`). The product's identity
-    and WCS cards are the background map's, which carries the frame's. The masters are
-    read a slab of rows at a time, so their error maps cost no full-frame memory.
+    ``frame`` names the frame (its path, or a name for messages); ``sky`` is its background
+    map (ADU, float32; overwritten: the variance is made in place) and ``sky_header`` that
+    map's header, whose identity and WCS cards (the frame's) the product takes;
+    ``image_rms`` the image-based RMS map (a path, or the map, ADU). ``choice`` is the
+    lookup's record (see :func:`skyrms.plan.master_lookup.record`); ``settings`` the
+    ``calibration`` section of the configuration: gain and read_noise overrides (None: from
+    the headers), combine, dark_bias and default_ncombine. See
+    :mod:`skyrms.science.noise_model`. ``fields`` are the frame's header keywords (the
+    header index's entry: the frame is not opened), ``frame_digest`` its SHA-256 (FRAMESHA)
+    if known, ``inputs`` the input files recorded (keyword -> path; the masters are added).
+    The masters are read a slab of rows at a time, so their error maps cost no full-frame
+    memory.
     """
-    sky, sky_header = read_image(background)
     if negative := np.count_nonzero(sky < 0):
         log.warning(
-            f"{background}: background below zero at {negative / sky.size:.1%} of the pixels; "
+            f"{frame}: background below zero at {negative / sky.size:.1%} of the pixels; "
             "the sky's Poisson noise counts as zero there (is the frame bias-subtracted?)"
         )
     with ExitStack() as stack:
@@ -298,22 +315,25 @@ def propagated_rms(
     rms = np.sqrt(variance, out=variance)
     medians = rms_medians(rms, image_rms)
     log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
-    inputs = {kw.IN_FRAME: frame, kw.IN_BKG: background, kw.IN_RMS: image_rms}
+    inputs = dict(inputs or {})
     inputs |= {kw.IN_MASTER(imagetyp): choice[imagetyp]["path"] for imagetyp in TYPES}
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
     cards = identity + provenance_cards(cal, choice, settings, medians)
-    write_float_map(
-        output, rms, product_header(sky_header, "PROPRMS", "adu", inputs, cards), compress
-    )
+    return Product(rms, "PROPRMS", sky_header, inputs, tuple(cards))
 
 
 def rms_medians(rms: np.ndarray, image_rms) -> dict[str, float]:
     """The medians of the header (ADU): PROPMED of the propagated map ``rms``, IMGMED of the
-    image-based map at the path ``image_rms``, and RMSRATIO, the median over pixels of their
-    per-pixel ratio (not the ratio of the two medians). Each over the same sample: every
-    MEDIAN_STRIDE-th pixel of the rows of :func:`skyrms.io.fitsfiles.sample_rows`."""
+    image-based map ``image_rms`` (its path, or the map), and RMSRATIO, the median over
+    pixels of their per-pixel ratio (not the ratio of the two medians). Each over the same
+    sample: every MEDIAN_STRIDE-th pixel of the rows of
+    :func:`skyrms.io.fitsfiles.sample_rows`."""
     rows = sample_rows(len(rms), MEDIAN_STRIDE)
-    image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]
+    if isinstance(image_rms, np.ndarray):
+        check_frame_shape("image RMS", "map", image_rms.shape, rms.shape)
+        image = np.concatenate([image_rms[row] for row in rows])[:, ::MEDIAN_STRIDE]
+    else:
+        image = read_rows(image_rms, rows, rms.shape)[:, ::MEDIAN_STRIDE]
     sample = np.concatenate([rms[row] for row in rows])[:, ::MEDIAN_STRIDE]
     return {
         "propagated": float(np.median(sample)),

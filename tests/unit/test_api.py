@@ -163,3 +163,68 @@ def test_a_circle_on_the_sky_needs_a_wcs_and_a_complete_circle(frame):
 def test_the_package_exports_its_api_lazily():
     assert skyrms.__version__ and set(skyrms.__all__) <= set(dir(skyrms))
     assert all(getattr(skyrms, name) is getattr(skyrms.api, name) for name in skyrms.__all__)
+
+
+CALIBRATED = {"mask", "bkg", "bkgrms", "masters", "proprms"}
+MAPS_READ = {"IN_BKG", "IN_RMS"}
+"""Cards naming the background maps a propagated RMS was made from, files or not."""
+
+
+@pytest.fixture(scope="module")
+def calibrated(frame, tmp_path_factory):
+    """``skyrms run``'s products of the frame with the demo's master library, by kind."""
+    out = tmp_path_factory.mktemp("calibrated")
+    argv = ["run", str(frame), "-o", str(out), "--box-size", "32", "--sigma", "5"]
+    argv += ["--saturation-level", "50000", "--circle", str(CIRCLE.ra), str(CIRCLE.dec), "20"]
+    assert cli.main([*argv, "--calibration-root", str(library(frame))]) == 0
+    return {kind: next(out.glob(f"*.{kind}.*")) for kind in CALIBRATED}
+
+
+def library(frame):
+    """The demo's master library (ready-made masters) of the survey holding ``frame``."""
+    return next(p for p in frame.parents if (p / "calib").is_dir()) / "calib"
+
+
+def test_masters_and_propagated_rms_from_paths_are_skyrms_runs(frame, calibrated, tmp_path):
+    _, maps = api_chain(frame, tmp_path / "mask.fits")
+    maps.write(tmp_path / "bkg.fits", tmp_path / "bkgrms.fits")
+    masters = skyrms.nearest_masters(frame, library(frame))
+    result = skyrms.propagated_rms(frame, (tmp_path / "bkg.fits", tmp_path / "bkgrms.fits"),
+                                   masters)  # fmt: skip
+    result.write(tmp_path / "proprms.fits", tmp_path / "masters.json")
+    assert (tmp_path / "masters.json").read_text() == calibrated["masters"].read_text()
+    with fits.open(tmp_path / "proprms.fits") as written:
+        assert_same_product(calibrated["proprms"], written[0].data, written[0].header, MAPS_READ)
+        assert written[0].header["IN_BKG"] == str(tmp_path / "bkg.fits")
+    assert result.ratio == result.header["RMSRATIO"]
+    assert set(masters.paths) == {"BIAS", "DARK", "FLAT"}
+
+
+def test_propagated_rms_in_memory_and_from_master_paths_is_the_same(frame, calibrated):
+    masters = skyrms.nearest_masters(frame, library(frame))
+    _, maps = api_chain(frame)
+    from_memory = skyrms.propagated_rms(frame, maps, masters)
+    assert_same_product(calibrated["proprms"], from_memory.rms.data, from_memory.header,
+                        MAPS_READ)  # fmt: skip
+    data, header = fits.getdata(frame), fits.getheader(frame)
+    _, array_maps = api_chain(data, header=header)
+    from_array = skyrms.propagated_rms(CCDData(data, unit="adu", meta=header), array_maps,
+                                       masters.paths)  # fmt: skip
+    assert from_array.masters.masters == masters.masters
+    assert_same_product(calibrated["proprms"], from_array.rms.data, from_array.header,
+                        MAPS_READ | FILE_ONLY)  # fmt: skip
+
+
+def test_bad_calibration_input_raises_the_command_lines_one_line_errors(frame, tmp_path, capsys):
+    missing = tmp_path / "no-library"
+    error = one_line_error(lambda: skyrms.nearest_masters(frame, missing))
+    argv = ["run", str(frame), "-o", str(tmp_path), "--calibration-root", str(missing)]
+    assert error == cli_error(argv, capsys)
+    error = one_line_error(lambda: skyrms.nearest_masters(frame, library(frame), max_days=1e-4))
+    assert "BIAS" in error and str(frame) in error
+    assert "needs the frame's path" in one_line_error(
+        lambda: skyrms.nearest_masters(fits.getdata(frame), library(frame))
+    )
+    assert "no FLAT given" in one_line_error(
+        lambda: skyrms.propagated_rms(frame, api_chain(frame)[1], {"BIAS": frame, "DARK": frame})
+    )
