@@ -23,6 +23,8 @@ __all__ = [
     "BackgroundResult",
     "CircularMask",
     "CircularMaskResult",
+    "FrameRecord",
+    "FrameRun",
     "InputError",
     "MaskResult",
     "MastersResult",
@@ -32,6 +34,8 @@ __all__ = [
     "circular_mask",
     "nearest_masters",
     "propagated_rms",
+    "run_frames",
+    "select",
     "source_mask",
     "source_mask_pass",
 ]

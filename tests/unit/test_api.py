@@ -2,6 +2,8 @@
 and a CCDData; the source mask pass by pass; bad input as the command line's one-line
 errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -228,3 +230,39 @@ def test_bad_calibration_input_raises_the_command_lines_one_line_errors(frame, t
     assert "no FLAT given" in one_line_error(
         lambda: skyrms.propagated_rms(frame, api_chain(frame)[1], {"BIAS": frame, "DARK": frame})
     )
+
+
+RUN_OPTIONS = {"box_size": 32, "sigma": 5, "saturation_level": 50000,
+               "circle": (CIRCLE.ra, CIRCLE.dec, 20)}  # fmt: skip
+OUTPUTS_READ = {"IN_MASK", "IN_BKG", "IN_RMS"}
+"""Cards naming products read by later products, in the folder the products went to."""
+
+
+def test_many_frames_write_skyrms_runs_products_and_report_failures(frame, calibrated,
+                                                                    tmp_path, capsys):  # fmt: skip
+    bad = tmp_path / "notes.fits"
+    bad.write_text("not a FITS file\n")
+    out = tmp_path / "out"
+    runs = skyrms.run_frames([frame, bad], out, calibration_root=library(frame), **RUN_OPTIONS)
+    assert [run.frame for run in runs] == [str(frame), str(bad)]
+    assert set(runs[0].products) == CALIBRATED and runs[0].error is None
+    for kind in CALIBRATED - {"masters"}:
+        with fits.open(runs[0].products[kind]) as written:
+            assert_same_product(calibrated[kind], written[0].data, written[0].header,
+                                OUTPUTS_READ)  # fmt: skip
+    masters = Path(runs[0].products["masters"]).read_text()
+    assert masters == calibrated["masters"].read_text()
+    assert "1/2 frames" in capsys.readouterr().err
+    assert runs[1].products == {} and runs[1].error == cli_error(["run", str(bad), "-o", str(out)],
+                                                                 capsys)  # fmt: skip
+
+
+def test_frames_run_in_the_workflows_layout_are_selected_again(frame, tmp_path):
+    root = frame.parents[5]
+    frames = [record.path for record in skyrms.select(root, tmp_path, object="T00528")]
+    runs = skyrms.run_frames(frames, tmp_path, root=root, progress=False, box_size=32)
+    assert frames and all(run.error is None for run in runs)
+    found = skyrms.select(root, tmp_path, object="T00528", filter="m600")
+    assert {record.status["bkgrms"] for record in found} == {"ok"}
+    assert {record.products["bkgrms"] for record in found} <= {run.products["bkgrms"]
+                                                               for run in runs}  # fmt: skip

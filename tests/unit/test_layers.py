@@ -24,7 +24,7 @@ ALLOWED = {
     "config": {"io", "settings"},
     "demo": {"demo", "io", "science", "steps", "plan"},
     "browse": {"io", "plan", "settings"},
-    "api": {"api", "config", "io", "plan", "science", "settings", "steps"},
+    "api": {"api", "browse", "cli", "config", "io", "plan", "science", "settings", "steps"},
     "cli": {"__init__", "browse", "config", "io", "science", "settings", "steps"},
     "__main__": {"cli"},
     "__init__": set(),
