@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from skyrms import cli, config
+from skyrms.cli import parser, products_of, run_chain
+from skyrms.config import load_settings
 from skyrms.io.discovery import frame_key
 from skyrms.io.fitsfiles import InputError, SkyrmsError
 
@@ -68,7 +69,7 @@ def run_frames(
     frames = [os.fspath(frame) for frame in frames]
     given = {"configfile": configfile, "calibration_root": calibration_root, "weight": weight}
     common = run_options(given | options)
-    cli.parser().parse_args(["run", "frame", *common])  # bad options fail here, not per frame
+    parser().parse_args(["run", "frame", *common])  # bad options fail here, not per frame
     place = (outdir, root)
     runs = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -105,15 +106,15 @@ def run_frame(frame: str, place: tuple, options: list[str]) -> FrameRun:
     printed = io.StringIO()  # the command prints the products it wrote, one a line
     try:
         outdir = products_folder(frame, *place)
-        args = cli.parser().parse_args(["run", frame, "-o", outdir, *options])
+        args = parser().parse_args(["run", frame, "-o", outdir, *options])
         with contextlib.redirect_stdout(printed):
-            cli.run_chain(args, config.load_settings(args.configfile))
+            run_chain(args, load_settings(args.configfile))
     except SkyrmsError as error:
         return FrameRun(frame, {}, str(error))
     except Exception as error:  # a bug stops this frame, not the others
         return FrameRun(frame, {}, f"{type(error).__name__}: {error}")
     written = set(printed.getvalue().splitlines())
-    products = cli.products_of(frame, outdir)
+    products = products_of(frame, outdir)
     return FrameRun(frame, {kind: p for kind, p in products.items() if p in written})
 
 
