@@ -34,6 +34,7 @@ __all__ = [
     "circular_mask",
     "nearest_masters",
     "propagated_rms",
+    "quicklook",
     "run_frames",
     "select",
     "source_mask",

@@ -12,6 +12,7 @@ from skyrms.api.images import background as background
 from skyrms.api.images import circular_mask as circular_mask
 from skyrms.api.images import source_mask as source_mask
 from skyrms.api.images import source_mask_pass as source_mask_pass
+from skyrms.api.pictures import quicklook as quicklook
 from skyrms.api.results import BackgroundResult as BackgroundResult
 from skyrms.api.results import CircularMaskResult as CircularMaskResult
 from skyrms.api.results import MaskResult as MaskResult

@@ -12,7 +12,9 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import StdDevUncertainty
+from matplotlib.figure import Figure
 
+from skyrms.api.pictures import quicklook
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError
 from skyrms.plan.master_lookup import MasterChoice
@@ -50,6 +52,10 @@ class MaskResult:
         """Write the mask product to ``path``: a plain 8-bit image, or with ``compress``
         PLIO tile-compressed (lossless)."""
         self.product.write(path, compress)
+
+    def plot(self, frame) -> Figure:
+        """The quick-look's panel of ``frame`` (array, NDData or path) with this mask."""
+        return quicklook(frame, self, panels=["masked frame"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +126,10 @@ class BackgroundResult:
         :data:`skyrms.io.fitsfiles.MAP_PRECISION`)."""
         write_products({background: self.background, rms: self.rms}, compress)
 
+    def plot(self) -> Figure:
+        """The quick-look's background and image-based RMS panels."""
+        return quicklook(background=self)
+
 
 @dataclass(frozen=True, eq=False)
 class MastersResult:
@@ -171,3 +181,9 @@ class PropagatedRMSResult:
         if masters is not None:
             self.masters.write(masters)
         self.rms.write(path, compress)
+
+    def plot(self, background: BackgroundResult | None = None) -> Figure:
+        """The quick-look's propagated RMS panel, and with the image-based ``background``
+        the ratio of the two."""
+        panels = ["propagated", "ratio"] if background is not None else ["propagated"]
+        return quicklook(background=background, propagated=self, panels=panels)

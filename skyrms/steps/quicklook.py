@@ -12,13 +12,14 @@ masked pixel marks its block), so a 9576x6388 frame costs one frame in memory.
 import logging
 import math
 import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 from astropy.visualization import ZScaleInterval
 from matplotlib.figure import Figure
 
 from skyrms.io import keywords as kw
-from skyrms.io.fitsfiles import atomic_path, read_image, read_mask
+from skyrms.io.fitsfiles import InputError, atomic_path, read_image, read_mask
 
 log = logging.getLogger(__name__)
 
@@ -55,42 +56,121 @@ def panel(axes, image, title: str, unit: str, **style) -> None:
     axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).set_label(unit, fontsize=8)
 
 
+@dataclass(frozen=True)
+class Maps:
+    """What a quick-look shows, binned by ``factor`` (see :func:`binned`): the frame
+    (``pixels``, ADU), where it is masked (``masked``), the background, the image-based and
+    the propagated RMS (``bkg``, ``rms``, ``prop``, ADU) and the propagated map's RMSRATIO
+    (``ratio``); each None when not given."""
+
+    factor: int
+    pixels: np.ndarray | None = None
+    masked: np.ndarray | None = None
+    bkg: np.ndarray | None = None
+    rms: np.ndarray | None = None
+    prop: np.ndarray | None = None
+    ratio: float | None = None
+
+    @property
+    def frame_style(self) -> dict:
+        """Grey scale between the frame's zscale limits."""
+        low, high = ZScaleInterval().get_limits(self.pixels[np.isfinite(self.pixels)])
+        return {"cmap": "gray", "vmin": low, "vmax": high}
+
+    @property
+    def rms_style(self) -> dict:
+        """One colour scale for both RMS maps: their 1st to 99th percentile."""
+        noise = np.concatenate([m.ravel() for m in (self.rms, self.prop) if m is not None])
+        limits = np.nanpercentile(noise, [1, 99])
+        return {"cmap": "magma", "vmin": limits[0], "vmax": limits[1]}
+
+
+def binned_maps(shape, frame=None, mask=None, bkg=None, rms=None, prop=None, ratio=None) -> Maps:
+    """:class:`Maps` of full-size arrays of a frame of ``shape`` (pixels), each may be None;
+    the frame's pixels without a value should be NaN (not infinite)."""
+    factor = binning(shape)
+    maps = {"pixels": frame, "bkg": bkg, "rms": rms, "prop": prop}
+    shown = {name: binned(image, factor) for name, image in maps.items() if image is not None}
+    masked = None if mask is None else binned(mask != 0, factor, np.any)
+    return Maps(factor, masked=masked, ratio=ratio, **shown)
+
+
+def draw_masked_frame(axes, maps: Maps) -> None:
+    """The frame with the mask over it in red."""
+    panel(axes, maps.pixels, "frame, final mask in red", "ADU", **maps.frame_style)
+    overlay = np.ma.masked_where(~maps.masked, maps.masked)
+    axes.imshow(overlay, origin="lower", cmap="autumn", alpha=0.45, interpolation="nearest")
+
+
+def draw_frame(axes, maps: Maps) -> None:
+    """The frame alone."""
+    title = f"frame (zscale, {maps.factor}x{maps.factor} binned)"
+    panel(axes, maps.pixels, title, "ADU", **maps.frame_style)
+
+
+def draw_ratio(axes, maps: Maps) -> None:
+    """Propagated / image-based RMS, titled with the propagated map's RMSRATIO."""
+    title = f"propagated / image-based ({kw.RMSRATIO} {maps.ratio:.3f})"
+    panel(axes, maps.prop / maps.rms, title, "ratio", cmap="coolwarm", vmin=0.8, vmax=1.2)
+
+
+PANELS = {
+    "masked frame": (("pixels", "masked"), draw_masked_frame),
+    "frame": (("pixels",), draw_frame),
+    "background": (("bkg",), lambda ax, m: panel(ax, m.bkg, "background", "ADU", cmap="viridis")),
+    "rms": (("rms",), lambda ax, m: panel(
+        ax, m.rms, "background RMS, image-based", "ADU", **m.rms_style)),
+    "propagated": (("prop",), lambda ax, m: panel(
+        ax, m.prop, "background RMS, propagated", "ADU", **m.rms_style)),
+    "ratio": (("prop", "rms", "ratio"), draw_ratio),
+}  # fmt: skip
+"""The quick-look's panels in order: the maps each needs, and how it is drawn."""
+
+
+def drawable(maps: Maps) -> list[str]:
+    """The panels of :data:`PANELS` that ``maps`` hold what they need for."""
+    return [name for name, (needs, _) in PANELS.items()
+            if all(getattr(maps, need) is not None for need in needs)]  # fmt: skip
+
+
+def quicklook_figure(maps: Maps, title: str, panels=None, new_figure=Figure) -> Figure:
+    """The quick-look's panels of ``maps`` (``panels``: names of :data:`PANELS`, all that
+    ``maps`` can show by default). With all six of a calibrated frame, or the four of one
+    without calibration, the quick-look's two rows of three; else one row. ``new_figure``
+    makes the figure (a notebook's: ``pyplot.figure``, which it shows)."""
+    panels = drawable(maps) if panels is None else list(panels)
+    if missing := [name for name in panels if name not in drawable(maps)]:
+        raise InputError(f"cannot draw {', '.join(missing)}: not given")
+    full = panels in (list(PANELS), list(PANELS)[:4])
+    size = (15, 8.5) if full else (5 * len(panels), 4)
+    figure = new_figure(figsize=size, layout="constrained")
+    axes = figure.subplots(2, 3).ravel() if full else np.atleast_1d(figure.subplots(1, len(panels)))
+    for axis, name in zip(axes, panels, strict=False):
+        PANELS[name][1](axis, maps)
+    for empty in axes[len(panels) :]:
+        empty.set_axis_off()
+        empty.text(0.5, 0.5, "no calibration", ha="center", va="center")
+    figure.suptitle(title, fontsize=11)
+    return figure
+
+
 def write_quicklook(frame, mask, background, rms, propagated, output, name: str) -> None:
     """Write the six-panel PNG of a frame (``propagated`` may be None without calibration)."""
     data, header = read_image(frame)
-    factor = binning(data.shape)
+    shape = data.shape
     data[~np.isfinite(data)] = np.nan
-    pixels = binned(data, factor)
+    pixels = binned_maps(shape, frame=data).pixels
     del data
-    masked = binned(read_mask(mask)[0] != 0, factor, np.any)
-    paths = {"bkg": background, "rms": rms} | ({"prop": propagated} if propagated else {})
-    read = {kind: read_image(path) for kind, path in paths.items()}
-    maps = {kind: binned(image, factor) for kind, (image, _) in read.items()}
-    noise = np.concatenate([maps[kind].ravel() for kind in maps if kind != "bkg"])
-    rms_limits = dict(zip(("vmin", "vmax"), np.nanpercentile(noise, [1, 99]), strict=True))
-    low, high = ZScaleInterval().get_limits(pixels[np.isfinite(pixels)])
-    figure = Figure(figsize=(15, 8.5), layout="constrained")
-    axes = figure.subplots(2, 3)
-    frame_style = {"cmap": "gray", "vmin": low, "vmax": high}
-    panel(axes[0, 0], pixels, "frame, final mask in red", "ADU", **frame_style)
-    overlay = np.ma.masked_where(~masked, masked)
-    axes[0, 0].imshow(overlay, origin="lower", cmap="autumn", alpha=0.45, interpolation="nearest")
-    panel(axes[0, 1], pixels, f"frame (zscale, {factor}x{factor} binned)", "ADU", **frame_style)
-    panel(axes[0, 2], maps["bkg"], "background", "ADU", cmap="viridis")
-    panel(axes[1, 0], maps["rms"], "background RMS, image-based", "ADU", cmap="magma", **rms_limits)
+    prop, ratio = (None, None)
     if propagated:
-        panel(axes[1, 1], maps["prop"], "background RMS, propagated", "ADU", cmap="magma",
-              **rms_limits)  # fmt: skip
-        ratio = read["prop"][1][kw.RMSRATIO]
+        prop, prop_header = read_image(propagated)
+        ratio = prop_header[kw.RMSRATIO]
         log.info(f"propagated / image-based RMS shown: {kw.RMSRATIO} {ratio}")
-        title = f"propagated / image-based ({kw.RMSRATIO} {ratio:.3f})"
-        panel(axes[1, 2], maps["prop"] / maps["rms"], title, "ratio", cmap="coolwarm",
-              vmin=0.8, vmax=1.2)  # fmt: skip
-    else:
-        for empty in axes[1, 1:]:
-            empty.set_axis_off()
-            empty.text(0.5, 0.5, "no calibration", ha="center", va="center")
-    figure.suptitle(title_of(header, name), fontsize=11)
+    maps = binned_maps(shape, mask=read_mask(mask)[0], bkg=read_image(background)[0],
+                       rms=read_image(rms)[0], prop=prop, ratio=ratio)  # fmt: skip
+    maps = replace(maps, pixels=pixels)
+    figure = quicklook_figure(maps, title_of(header, name))
     with atomic_path(output) as temporary:
         figure.savefig(temporary, format="png", dpi=80)
-    log.info(f"quick-look of {name}: {factor}x{factor} binning, {masked.mean():.1%} masked")
+    binning_text = f"{maps.factor}x{maps.factor} binning"
+    log.info(f"quick-look of {name}: {binning_text}, {maps.masked.mean():.1%} masked")
