@@ -14,7 +14,7 @@ rule propagated_rms:
         settings=stamp("propagated_rms", PROPAGATION),
         background=LAYOUT.product("bkg"),
         image_rms=LAYOUT.product("bkgrms"),
-        masters=lambda wildcards: as_inputs(PLAN.masters_of(wildcards.key)),
+        masters=chosen_masters,
     output:
         rms=LAYOUT.product("proprms"),
         choice=LAYOUT.product("masters"),
@@ -28,8 +28,8 @@ rule propagated_rms:
         mem_mb=PLAN.memory_mb["propagated_rms"],
     params:
         **PROPAGATION,
-        lookup=lambda wildcards: PLAN.choices[wildcards.key].as_param(),
-        fields=lambda wildcards: PLAN.frame_fields(wildcards.key),
-        frame_sha256=lambda wildcards: PLAN.frame_digest(wildcards.key),
+        lookup=master_choice,
+        fields=frame_fields,
+        frame_sha256=frame_digest,
     script:
         "../../scripts/propagated_rms.py"

@@ -49,6 +49,6 @@ rule mask_and_background:
         mem_mb=PLAN.memory_mb["mask_and_background"],
     params:
         **MASK_AND_BACKGROUND,
-        frame_sha256=lambda wildcards: PLAN.frame_digest(wildcards.key),
+        frame_sha256=frame_digest,
     script:
         "../../scripts/mask_and_background.py"

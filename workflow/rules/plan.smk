@@ -17,6 +17,8 @@ ancient, so that rebuilding one reruns the jobs that use it (Snakemake does not 
 the parameters of jobs downstream of a rerun job whose inputs are all ancient).
 """
 
+from snakemake.common import get_function_params, overwrite_function_params
+
 from skyrms.io import stamps
 from skyrms.job import JOB_ENVIRONMENT
 from skyrms.plan.run_plan import make_plan
@@ -43,9 +45,41 @@ def stamp(rule, settings):
     return stamps.settings_stamp(LAYOUT.results, rule, settings, DRY_RUN or REPORTING)
 
 
+def per_job(function):
+    """``function``, an input or params function, with its signature given to Snakemake
+    once: else it reads the signature (about 30 us) up to four times per job."""
+    overwrite_function_params(function, get_function_params(function))
+    return function
+
+
+@per_job
 def frame(wildcards):
     """The science frame with this key, followed by content (ancient)."""
     return ancient(PLAN.frames[wildcards.key])
+
+
+@per_job
+def frame_digest(wildcards):
+    """SHA-256 of the frame's bytes (hex): a parameter, so changed bytes rerun its jobs."""
+    return PLAN.frame_digest(wildcards.key)
+
+
+@per_job
+def frame_fields(wildcards):
+    """The frame's header keywords, as the index holds them."""
+    return PLAN.frame_fields(wildcards.key)
+
+
+@per_job
+def chosen_masters(wildcards):
+    """The masters chosen for the frame (:func:`as_inputs`)."""
+    return as_inputs(PLAN.masters_of(wildcards.key))
+
+
+@per_job
+def master_choice(wildcards):
+    """The frame's master choice as its plain tuple (MasterChoice.as_param), a parameter."""
+    return PLAN.choices[wildcards.key].as_param()
 
 
 def as_inputs(masters):
