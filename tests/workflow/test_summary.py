@@ -128,8 +128,10 @@ def test_report_opens_in_a_browser_and_shows_the_pictures_and_captions(demo_run,
     browser.get(report.as_uri())
     wait.until(lambda _: "Summary" in text())
     browser.find_element(By.LINK_TEXT, "Summary").click()
-    wait.until(lambda b: b.find_elements(By.XPATH, "//a[@iconname='information-circle']"))
-    browser.find_element(By.XPATH, "//a[@iconname='information-circle']").click()
+    # the summary's own row: until the page has changed, the quick-looks' rows are still there
+    summary = "//tr[td[contains(., 'summary.tsv')]]//a[@iconname='information-circle']"
+    wait.until(lambda b: b.find_elements(By.XPATH, summary))
+    browser.find_element(By.XPATH, summary).click()
     wait.until(lambda _: "robust standard deviations" in text())
 
 
