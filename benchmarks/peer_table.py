@@ -96,7 +96,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--frames", default=",".join(truthframes.NAMES), help="comma-separated frame names"
     )
     parser.add_argument(
-        "--shape", type=int, nargs=2, default=truthframes.SHAPE, metavar=("NY", "NX")
+        "--shape",
+        type=int,
+        nargs=2,
+        metavar=("NY", "NX"),
+        help="size of every frame (default: each frame's own, truthframes.SHAPES else SHAPE)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated frames")
     parser.add_argument(
@@ -118,12 +122,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def frame_file(workdir: Path, name: str, shape, seed: int):
-    """The truth of frame ``name`` and its FITS file ``workdir/frames/{name}.fits`` (float32
-    ADU), written only if no file of the same shape and seed is there (a stamp file says)."""
-    truth = truthframes.make(name, seed=seed, shape=tuple(shape))
+    """The truth of frame ``name`` at ``shape`` (None: its own) and its FITS file
+    ``workdir/frames/{name}.fits`` (float32 ADU), written only if no file of the same shape and
+    seed is there (a stamp file says)."""
+    truth = truthframes.make(name, seed=seed, shape=shape)
     path = workdir / "frames" / f"{name}.fits"
     stamp = path.with_suffix(".stamp.json")
-    wanted = {"shape": list(shape), "seed": seed}
+    wanted = {"shape": list(truth.data.shape), "seed": seed}
     if not (path.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted):
         path.parent.mkdir(parents=True, exist_ok=True)
         fits.PrimaryHDU(truth.data, fits.Header(truth.header)).writeto(path, overwrite=True)
@@ -378,9 +383,21 @@ def heading(columns: dict, first: int) -> str:
     return f"{'frame':<{first}}{'method':<13}{cells}  notes"
 
 
+def shapes_text(args) -> str:
+    """The frames' size for a table's title: ``--shape``, else SHAPE and the frames' own."""
+    if args.shape:
+        return "x".join(map(str, args.shape))
+    own = [
+        f"{name} {'x'.join(map(str, shape))}"
+        for name, shape in truthframes.SHAPES.items()
+        if name in args.frames
+    ]
+    return "x".join(map(str, truthframes.SHAPE)) + (f" ({', '.join(own)})" if own else "")
+
+
 def box_table(box: int, args, rows: list, verdicts: list, spitzer: tuple | None) -> str:
     """The printed table of one box: truth frames with verdicts, then the real frame."""
-    shape = "x".join(map(str, args.shape))
+    shape = shapes_text(args)
     first = 2 + max(len("frame"), *(len(row["frame"]) for row in rows))
     lines = [f"== box {box} px, filter {FILTER_SIZE} boxes, {shape} frames, seed {args.seed} =="]
     lines.append(heading(COLUMNS, first))

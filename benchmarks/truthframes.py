@@ -4,10 +4,11 @@ The truth suite of the background steps (tests/test_truth_suite.py) and the peer
 (``python -m benchmarks.peer_table``) use the same frames and the same figures. They are test
 and benchmark material, not part of the product, so they live outside the ``skyrms`` package.
 
-Every frame is ``SHAPE`` pixels of float32 ADU: a smooth sky (``sky``, ADU), sources
-(``signal``, ADU, noiseless) and Gaussian noise of ``SKY_SIGMA`` ADU plus the shot noise of the
-sources (gain 1 e-/ADU), so the true background noise is ``SKY_SIGMA`` wherever the signal is
-faint. Pixels are 0-based with the centre of ``image[j, i]`` at ``(x, y) = (i, j)``.
+Every frame is ``SHAPE`` pixels (a frame of ``SHAPES``: its own shape) of float32 ADU: a smooth
+sky (``sky``, ADU), sources (``signal``, ADU, noiseless) and Gaussian noise of ``SKY_SIGMA`` ADU
+plus the shot noise of the sources (gain 1 e-/ADU), so the true background noise is ``SKY_SIGMA``
+wherever the signal is faint. Pixels are 0-based with the centre of ``image[j, i]`` at
+``(x, y) = (i, j)``.
 
 =================  ==============================================================================
 name               what it holds
@@ -23,6 +24,13 @@ name               what it holds
 ``zeros``          ``sparse`` with its first 200 columns and last 100 rows exactly 0
 ``big_galaxy``     a spiral galaxy whose light above 0.1 sigma covers about 75% of the frame
 ``emission``       diffuse emission everywhere (clumpy, 1-10 sigma) with 1,000 stars
+``wings``          four bright Sersic galaxies (n = 1-4, r_e = 50-170 px, 3-12 sigma at r_e)
+                   whose wings stay above 0.1 sigma out to 3-7 r_e (350-580 px), 200 stars and
+                   the saturated halo star of ``halo`` on a flat sky; light above 0.1 sigma over
+                   63% of the frame
+``filled``         512x512 with integer pixel values (an int16 camera's): the spiral of
+                   ``big_galaxy`` with light above 0.1 sigma over 79% of the frame, empty only
+                   in the corners, and 20 stars on a flat sky
 =================  ==============================================================================
 """
 
@@ -33,7 +41,9 @@ import numpy as np
 from skyrms.demo.physics import add_moffat_stars, moffat_halfsize, moffat_value
 
 SHAPE = (2048, 2048)
-"""(ny, nx) of every frame, pixels."""
+"""(ny, nx) of every frame but those of SHAPES, pixels."""
+SHAPES = {"filled": (512, 512)}
+"""(ny, nx) of the frames whose own size is not SHAPE, pixels."""
 SKY_LEVEL = 1000.0
 """Mean sky, ADU."""
 SKY_SIGMA = 10.0
@@ -45,7 +55,20 @@ FWHM, BETA = 3.0, 3.0
 GRADIENT = 3.8
 """Half the sky's range across the gradient frames, in SKY_SIGMA."""
 
-NAMES = ("sparse", "crowded", "halo", "empty", "faint", "nan", "zeros", "big_galaxy", "emission")
+NAMES = (
+    "sparse",
+    "crowded",
+    "halo",
+    "empty",
+    "faint",
+    "nan",
+    "zeros",
+    "big_galaxy",
+    "emission",
+    "wings",
+    "filled",
+)
+"""The frames; a frame's place here seeds its noise, so new frames go at the end."""
 
 
 @dataclass
@@ -120,8 +143,24 @@ FAINT_GALAXIES = (
 )
 
 
+WING_GALAXIES = (
+    # x0, y0, n, r_e (px), i_e (sigma), axis ratio, angle (deg)
+    (512, 512, 4, 50, 12.0, 0.8, 135),
+    (1536, 512, 3, 90, 9.0, 0.7, 45),
+    (512, 1536, 2, 130, 6.0, 0.6, 45),
+    (1536, 1536, 1, 170, 3.0, 0.5, 135),
+)
+"""The bright galaxies of ``wings``: n = 4 to 1 with r_e, i_e and the axis ratio in even steps
+(50-170 px, 12-3 sigma, 0.8-0.5), the most concentrated the smallest, brightest and roundest as
+ellipticals are. Each sits in its quarter of the frame with its major axis across the line to the
+centre (which is the halo star's) and stays above 0.1 sigma out to 6.96, 5.77, 4.47 and 3.03 r_e
+(348, 519, 582 and 515 px along the major axis), inside the frame; 1-2% of each galaxy's light,
+at under 0.1 sigma, falls outside. The largest r_e is what the n = 1 disk can have and keep its
+0.1 sigma isophote in its quarter: at r_e = 300 px it would reach 909 px."""
+
+
 def galaxies(signal: np.ndarray, which=FAINT_GALAXIES) -> None:
-    """Add the faint Sersic galaxies to ``signal`` in place."""
+    """Add Sersic galaxies (by default the faint ones) to ``signal`` in place."""
     for x0, y0, n, r_e, i_e, q, angle in which:
         signal += sersic(signal.shape, x0, y0, n, r_e, i_e * SKY_SIGMA, q, angle)
 
@@ -182,8 +221,10 @@ def observe(name, sky, signal, rng) -> TruthFrame:
     )
 
 
-def make(name: str, seed: int = 1, shape=SHAPE) -> TruthFrame:
-    """The frame ``name`` (one of NAMES), the same for the same seed."""
+def make(name: str, seed: int = 1, shape=None) -> TruthFrame:
+    """The frame ``name`` (one of NAMES), the same for the same seed; ``shape`` (ny, nx) is its
+    own (SHAPES, else SHAPE) unless given."""
+    shape = tuple(shape) if shape is not None else SHAPES.get(name, SHAPE)
     rng = np.random.default_rng([seed, NAMES.index(name)])
     signal = np.zeros(shape)
     sky = flat_sky(shape)
@@ -206,13 +247,35 @@ def make(name: str, seed: int = 1, shape=SHAPE) -> TruthFrame:
     elif name == "emission":
         signal += emission(shape, rng)
         stars(signal, 1000, rng)
+    elif name == "wings":
+        stars(signal, 200, rng)
+        galaxies(signal, WING_GALAXIES)
+        halo_star(signal)
+    elif name == "filled":
+        signal += spiral(shape, rng)
+        stars(signal, 20, rng)  # big_galaxy's 300 per 2048x2048
     frame = observe(name, sky, signal, rng)
+    if name == "filled":
+        quantize(frame)
     if name == "nan":
         blank(frame, np.nan)
     elif name == "zeros":
         frame.valid[:, :200] = frame.valid[-100:, :] = False
         frame.data[~frame.valid] = 0.0
     return frame
+
+
+def quantize(frame: TruthFrame) -> None:
+    """Round ``frame.data`` to whole ADU in place, as a camera writing 16-bit integers does.
+
+    The values stay float32. Rounding adds noise of 1/sqrt(12) ADU, so the frame's true noise is
+    sqrt(SKY_SIGMA^2 + 1/12) = 1.0004 SKY_SIGMA, which the figures neglect. With SKY_SIGMA = 10
+    ADU that is small but present. A smaller sigma would make it matter to the RMS only: on
+    512x512 noise frames at sigma 10, 2.5 and 1.5 ADU, rounded or not, skyrms's background
+    stayed within 0.01 sigma of the truth and its RMS followed the rounded noise (1.008 and 1.019
+    sigma measured at 2.5 and 1.5 ADU for 1.007 and 1.018), so ``filled`` keeps SKY_SIGMA like
+    every other frame and its figures stay comparable."""
+    np.rint(frame.data, out=frame.data)
 
 
 def blank(frame: TruthFrame, value: float) -> None:
@@ -247,8 +310,10 @@ def figures(truth: TruthFrame, background, rms, mask=None) -> dict:
     * ``z_median``, ``z_p99``: median and 99th percentile of ``|z|``, ``z = (background - sky) /
       SKY_SIGMA``, over source-free pixels;
     * ``rms_ratio``: median of ``rms / SKY_SIGMA`` over source-free pixels;
-    * ``wing_share``: the share of the light of pixels with 0.1 <= signal / sigma < 1 that the
-      background took in, ``sum(background - sky) / sum(signal)`` over them;
+    * ``wing_share``: the share of the light of pixels with 0.1 <= signal / sigma < 1 (the wing
+      pixels) that the background took in, ``sum(background - sky) / sum(signal)`` over them;
+    * ``wing_median_share``: the median over the wing pixels of ``(background - sky) / signal``,
+      the share a typical wing pixel lost (``wing_share`` weighs the brighter ones more);
     * ``masked``: the fraction of valid pixels masked;
     * ``empty_offset``: median of ``(data - background) / SKY_SIGMA`` over source-free pixels;
     * ``bad_rms``: pixels where the RMS is not finite or <= 0, ``bad_background``: pixels where
@@ -260,12 +325,14 @@ def figures(truth: TruthFrame, background, rms, mask=None) -> dict:
     background = np.asarray(background, dtype=np.float64)
     rms = np.asarray(rms, dtype=np.float64)
     z = np.abs(background[free] - truth.sky[free]) / SKY_SIGMA
-    absorbed = (background[wings] - truth.sky[wings]).sum()
+    rise = background[wings] - truth.sky[wings]
+    absorbed = rise.sum()
     return {
         "z_median": median(z),
         "z_p99": float(np.percentile(z, 99)) if z.size else float("nan"),
         "rms_ratio": median(rms[free] / SKY_SIGMA),
         "wing_share": float(absorbed / truth.signal[wings].sum()) if wings.any() else float("nan"),
+        "wing_median_share": median(rise / truth.signal[wings]),
         "masked": float(np.mean(mask[valid])) if mask is not None else float("nan"),
         "empty_offset": median((truth.data[free] - background[free]) / SKY_SIGMA),
         "bad_rms": int(np.count_nonzero(~(rms[valid] > 0))),
@@ -276,3 +343,34 @@ def figures(truth: TruthFrame, background, rms, mask=None) -> dict:
 def median(values: np.ndarray) -> float:
     """The median of ``values``, NaN for none."""
     return float(np.median(values)) if values.size else float("nan")
+
+
+WING_BINS = ((0.3, 0.5), (0.2, 0.3), (0.1, 0.2), (0.05, 0.1))
+"""Bins of true signal (in SKY_SIGMA) of ``wing_profile``, from the inner wings outwards."""
+
+
+def wing_profile(truth: TruthFrame, background, mask, bins=WING_BINS) -> list[dict]:
+    """How far a method's mask and background follow the faint wings: a diagnostic, no target.
+
+    Per bin ``(low, high)`` of true signal in SKY_SIGMA (``low <= signal / sigma < high``, valid
+    pixels): ``pixels``, their number; ``masked``, the fraction of them ``mask`` (True = masked)
+    holds; ``share``, the background's rise over the sky as a fraction of the signal there,
+    ``sum(background - sky) / sum(signal)``, and ``median_share``, the median of
+    ``(background - sky) / signal`` (NaN for an empty bin)."""
+    background = np.asarray(background, dtype=np.float64)
+    rows = []
+    for low, high in bins:
+        inside = truth.valid & (truth.signal >= low * SKY_SIGMA) & (truth.signal < high * SKY_SIGMA)
+        signal = truth.signal[inside].astype(np.float64)
+        rise = background[inside] - truth.sky[inside]
+        rows.append(
+            {
+                "low": low,
+                "high": high,
+                "pixels": int(signal.size),
+                "masked": float(np.mean(mask[inside])) if signal.size else float("nan"),
+                "share": float(rise.sum() / signal.sum()) if signal.size else float("nan"),
+                "median_share": median(rise / signal),
+            }
+        )
+    return rows

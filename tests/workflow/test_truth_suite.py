@@ -1,11 +1,13 @@
 """The truth suite: frames whose sky, noise and sources are known, through ``skyrms run``.
 
-Nine 2048x2048 frames (benchmarks/truthframes.py) are written as FITS files and run
-through the command line at box 64 and box 128; the products are compared with the
-truth (``truthframes.figures``). z = (background - true sky) / true sigma over pixels
-whose true signal is below 0.1 sigma. The targets are those of the project's issue
-on real frames; the peer table (``python -m benchmarks.peer_table``) shows the same
-figures for SExtractor, NoiseChisel and photutils.
+Eleven frames (benchmarks/truthframes.py; 2048x2048 but ``filled``, 512x512) are
+written as FITS files and run through the command line at box 64 and box 128; the
+products are compared with the truth (``truthframes.figures``). z = (background -
+true sky) / true sigma over pixels whose true signal is below 0.1 sigma. The targets
+are those of the project's issues, on real frames and (#27) on bright galaxies' wings
+and a galaxy filling a small frame; those not met yet are strict xfails. The peer
+table (``python -m benchmarks.peer_table``) shows the same figures for SExtractor,
+NoiseChisel and photutils.
 """
 
 import numpy as np
@@ -17,6 +19,8 @@ from skyrms import cli
 from skyrms.io.fitsfiles import read_mask
 
 BOXES = (64, 128)
+FULL_OF_LIGHT = ("big_galaxy", "wings", "filled")
+"""Frames whose light is above 0.1 sigma over more than 60% of the pixels (79%, 63%, 79%)."""
 
 
 def first_image(path):
@@ -74,6 +78,25 @@ def test_faint_galaxy_wings_are_not_taken_into_the_background(figures):
     assert figures["faint", 64]["wing_share"] <= 0.5
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #27: at box 64 the background takes in 0.56 of the wing light (median "
+    "pixel 0.72); the runaway guard drops the third pass's growth (MSKSTOP = 'background'), "
+    "without it 0.48 and 0.61",
+)
+@pytest.mark.parametrize(("figure", "target"), [("wing_share", 0.5), ("wing_median_share", 0.6)])
+def test_bright_galaxy_wings_are_not_taken_into_the_background(figures, figure, target):
+    assert figures["wings", 64][figure] <= target
+
+
+def test_a_galaxy_filling_a_small_integer_frame_leaves_its_corners_right(figures):
+    """On the pixels below 0.1 sigma (the corners) the RMS is the true noise within 10% and
+    the background the true sky within 0.3 sigma."""
+    found = figures["filled", 64]
+    assert found["rms_ratio"] == pytest.approx(1, abs=0.1)
+    assert found["z_median"] <= 0.3  # median |z|: bounds the median offset too
+
+
 @pytest.mark.parametrize("box", BOXES)
 def test_a_galaxy_filling_the_frame_leaves_a_usable_background(figures, box):
     found = figures["big_galaxy", box]
@@ -82,9 +105,16 @@ def test_a_galaxy_filling_the_frame_leaves_a_usable_background(figures, box):
 
 
 @pytest.mark.parametrize("box", BOXES)
-@pytest.mark.parametrize("name", [n for n in truthframes.NAMES if n != "big_galaxy"])
+@pytest.mark.parametrize("name", [n for n in truthframes.NAMES if n not in FULL_OF_LIGHT])
 def test_no_other_frame_is_mostly_masked(figures, name, box):
     assert figures[name, box]["masked"] < 0.6
+
+
+@pytest.mark.parametrize("box", BOXES)
+@pytest.mark.parametrize("name", [n for n in FULL_OF_LIGHT if n != "big_galaxy"])
+def test_frames_full_of_light_are_not_all_masked(figures, name, box):
+    """As the galaxy filling the frame above: some background is left to fit."""
+    assert figures[name, box]["masked"] <= 0.9
 
 
 @pytest.mark.parametrize("box", BOXES)
