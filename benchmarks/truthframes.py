@@ -310,6 +310,9 @@ def figures(truth: TruthFrame, background, rms, mask=None) -> dict:
     * ``z_median``, ``z_p99``: median and 99th percentile of ``|z|``, ``z = (background - sky) /
       SKY_SIGMA``, over source-free pixels;
     * ``rms_ratio``: median of ``rms / SKY_SIGMA`` over source-free pixels;
+    * ``noise_ratio``: median of ``rms`` over the true noise of each pixel,
+      ``sqrt(SKY_SIGMA^2 + signal)`` (gain 1), over the pixels the mask leaves (all without
+      one): where light fills the frame, whether the RMS is its noise;
     * ``wing_share``: the share of the light of pixels with 0.1 <= signal / sigma < 1 (the wing
       pixels) that the background took in, ``sum(background - sky) / sum(signal)`` over them;
     * ``wing_median_share``: the median over the wing pixels of ``(background - sky) / signal``,
@@ -326,11 +329,15 @@ def figures(truth: TruthFrame, background, rms, mask=None) -> dict:
     rms = np.asarray(rms, dtype=np.float64)
     z = np.abs(background[free] - truth.sky[free]) / SKY_SIGMA
     rise = background[wings] - truth.sky[wings]
+    left = valid & ~mask if mask is not None else valid
     absorbed = rise.sum()
     return {
         "z_median": median(z),
         "z_p99": float(np.percentile(z, 99)) if z.size else float("nan"),
         "rms_ratio": median(rms[free] / SKY_SIGMA),
+        "noise_ratio": median(
+            rms[left] / np.sqrt(SKY_SIGMA**2 + np.maximum(truth.signal[left], 0))
+        ),
         "wing_share": float(absorbed / truth.signal[wings].sum()) if wings.any() else float("nan"),
         "wing_median_share": median(rise / truth.signal[wings]),
         "masked": float(np.mean(mask[valid])) if mask is not None else float("nan"),

@@ -28,6 +28,7 @@ from skyrms.science.background import (
     mesh_usage,
     unbiased_rms,
 )
+from skyrms.science.noise_rms import noise_only_rms
 from skyrms.science.source_mask import BACKGROUND, MaskParams, SourceMask, iterate_source_mask
 from skyrms.steps.products import Product
 
@@ -211,16 +212,19 @@ def fit_background(frame, data, mask, mesh: BackgroundParams):
         bkg = estimate(data, masked, mesh.box_size, mesh.filter_size)
         partial, borrowed = mesh_usage(masked, mesh.box_size)
         noise = unbiased_rms(bkg, mesh.box_size)
+        structured = noise_only_rms(noise, data, masked, mesh.box_size, mesh.filter_size)
     log.info(
         f"background {bkg.globalback:.3f} ADU, RMS {bkg.globalrms / GAUSSIAN_RMS_BIAS:.3f} ADU, "
         f"masked fraction {fraction:.3f}; {partial} boxes estimated from their free part, "
-        f"{borrowed} taken from the nearest estimated box"
+        f"{borrowed} taken from the nearest estimated box; the RMS of {structured} boxes is "
+        "the noise of pixel differences (structure in the box)"
     )
     cards = [
         *mesh_cards(mesh),
         kw.MASKFRAC.card(round(fraction, 5)),
         kw.BKGPART.card(partial),
         kw.BKGNEAR.card(borrowed),
+        kw.RMSDIFF.card(structured),
     ]
     return bkg, noise, cards
 
