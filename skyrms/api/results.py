@@ -138,7 +138,9 @@ class MastersResult:
     frame : the frame's path (or "image").
     masters : by type (BIAS, DARK, FLAT), the lookup's record
         (:func:`skyrms.plan.master_lookup.record`): path, sha256, days (master minus frame,
-        days), mjd, exptime (s), filter, ncombine.
+        days), mjd, exptime (s), filter, ncombine. A master given in memory has a
+        placeholder path ("<BIAS array>"), the SHA-256 of its pixels and days None when
+        unknown (see :mod:`skyrms.api.masters`).
     """
 
     frame: str
@@ -146,7 +148,7 @@ class MastersResult:
 
     @property
     def paths(self) -> dict[str, str]:
-        """The chosen masters' paths by type."""
+        """The chosen masters' paths by type (placeholders for masters given in memory)."""
         return {imagetyp: pick["path"] for imagetyp, pick in self.masters.items()}
 
     def write(self, path) -> None:
