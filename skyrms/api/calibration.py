@@ -107,10 +107,8 @@ def propagated_rms(
     given = {"gain": gain, "read_noise": read_noise, "combine": combine, "dark_bias": dark_bias}
     calibration = calibration_settings(settings, given)
     name, fields, digest = frame_fields(frame)
-    in_memory = {}
     if not isinstance(masters, MastersResult):
-        record, in_memory = masters_record(name, fields, masters)
-        masters = MastersResult(name, record)
+        masters = MastersResult(name, *masters_record(name, fields, masters))
     inputs = {kw.IN_FRAME: name} if digest else {}
     if isinstance(background, BackgroundResult):
         sky, sky_header = background.background.data.copy(), background.background.header
@@ -121,7 +119,7 @@ def propagated_rms(
         inputs |= {kw.IN_BKG: bkg_path, kw.IN_RMS: image_rms}
     product = propagated_product(
         name, sky, sky_header, image_rms, masters.masters, calibration, fields, digest, inputs,
-        in_memory,
+        masters.in_memory,
     )  # fmt: skip
     return PropagatedRMSResult(product, masters)
 

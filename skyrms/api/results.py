@@ -141,10 +141,13 @@ class MastersResult:
         days), mjd, exptime (s), filter, ncombine. A master given in memory has a
         placeholder path ("<BIAS array>"), the SHA-256 of its pixels and days None when
         unknown (see :mod:`skyrms.api.masters`).
+    in_memory : the masters given in memory, by type, as the HDU lists read in place of
+        files (so that the result can be given to :func:`skyrms.propagated_rms` again).
     """
 
     frame: str
     masters: Mapping[str, Mapping]
+    in_memory: Mapping[str, fits.HDUList] = field(default_factory=dict)
 
     @property
     def paths(self) -> dict[str, str]:

@@ -309,11 +309,13 @@ def test_masters_in_memory_and_paths_mixed_give_skyrms_runs_propagated_rms(frame
         as_tuple = skyrms.propagated_rms(frame, maps, mixed | {"FLAT": (flat.data, flat.meta)})
         bare = CCDData(flat.data, unit="adu", meta=flat.meta)  # no uncertainty: no ERR map
         as_ccd = skyrms.propagated_rms(frame, maps, mixed | {"FLAT": bare})
+        again = skyrms.propagated_rms(frame, maps, result.masters)  # its masters given back
     assert_same_product(calibrated["proprms"], result.rms.data, result.header,
                         MAPS_READ | MASTERS_READ)  # fmt: skip
     assert result.header["IN_DARK"] == masters.paths["DARK"] and "IN_FLAT" not in result.header
     assert result.masters.masters["DARK"] == masters.masters["DARK"]
     assert np.array_equal(as_tuple.rms.data, as_ccd.rms.data) and not as_tuple.header["FLATERR"]
+    assert np.array_equal(again.rms.data, result.rms.data)
 
 
 def test_bad_masters_in_memory_raise_the_file_paths_one_line_errors(frame, tmp_path):
