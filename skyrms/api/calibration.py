@@ -9,21 +9,18 @@ configuration's ``calibration`` section (or that of ``settings``).
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 from astropy.io import fits
 from astropy.nddata import NDData
 
-from skyrms.api.inputs import ARRAY_NAME, default_settings, with_given
+from skyrms.api.inputs import ARRAY_NAME, checked_fields, default_settings, with_given
+from skyrms.api.masters import masters_record
 from skyrms.api.results import BackgroundResult, MastersResult, PropagatedRMSResult
 from skyrms.config import check_path
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError, read_image
-from skyrms.io.header_values import mjd_of
-from skyrms.io.headerindex import read_fields, sha256_of
-from skyrms.plan.master_lookup import TYPES, Pick, master_of, max_days_by_type
-from skyrms.plan.master_lookup import record as lookup_record
+from skyrms.plan.master_lookup import max_days_by_type
 from skyrms.settings import CalibrationSection, Settings
 from skyrms.steps import one_frame
 from skyrms.steps.propagated_rms import propagated_product
@@ -83,7 +80,15 @@ def propagated_rms(
     background : a :class:`~skyrms.api.results.BackgroundResult`, or the paths
         ``(background, rms)`` of the background and image-based RMS maps (ADU).
     masters : a :class:`~skyrms.api.results.MastersResult` (:func:`nearest_masters`), or
-        the paths of the masters by type (``{"BIAS": ..., "DARK": ..., "FLAT": ...}``).
+        the masters by type (``{"BIAS": ..., "DARK": ..., "FLAT": ...}``), each its FITS
+        path (in the library layout) or in memory, paths and masters in memory mixed: an
+        NDData/CCDData (``data`` in ADU, a flat's dimensionless; ``meta`` as the header, which
+        gives NCOMBINE, EXPTIME (s), COMBMETH and DATE-OBS/MJD-OBS as a file's does; the
+        ``uncertainty``, a StdDevUncertainty, as the ERR map, 1 sigma in the data's units),
+        an ``(array, header)`` tuple, or a FITS HDUList (its ERR and RDNOISE, e-, extensions
+        too: an NDData has no room for a master bias's read-noise map). See
+        :mod:`skyrms.api.masters` for their record (placeholder path, SHA-256 of the pixels,
+        days None without a time in a header).
     gain : e-/ADU (None: the frame's EGAIN).
     read_noise : e- (None: the master bias's map, else the frame's RDNOISE, else estimated
         from the master bias).
@@ -94,13 +99,16 @@ def propagated_rms(
     Returns
     -------
     PropagatedRMSResult : the propagated RMS map (ADU) and the masters it was made with.
+
+    Raises :class:`~skyrms.io.fitsfiles.InputError` with one line when a master is missing or
+    unusable (not the frame's shape, no 2-d array, a dark without EXPTIME, ...).
     """
     settings = settings or default_settings()
     given = {"gain": gain, "read_noise": read_noise, "combine": combine, "dark_bias": dark_bias}
     calibration = calibration_settings(settings, given)
     name, fields, digest = frame_fields(frame)
     if not isinstance(masters, MastersResult):
-        masters = MastersResult(name, masters_record(name, fields, masters))
+        masters = MastersResult(name, *masters_record(name, fields, masters))
     inputs = {kw.IN_FRAME: name} if digest else {}
     if isinstance(background, BackgroundResult):
         sky, sky_header = background.background.data.copy(), background.background.header
@@ -110,8 +118,9 @@ def propagated_rms(
         sky, sky_header = read_image(bkg_path)
         inputs |= {kw.IN_BKG: bkg_path, kw.IN_RMS: image_rms}
     product = propagated_product(
-        name, sky, sky_header, image_rms, masters.masters, calibration, fields, digest, inputs
-    )
+        name, sky, sky_header, image_rms, masters.masters, calibration, fields, digest, inputs,
+        masters.in_memory,
+    )  # fmt: skip
     return PropagatedRMSResult(product, masters)
 
 
@@ -130,15 +139,6 @@ def frame_path(frame, what: str) -> str:
     return os.fspath(frame)
 
 
-def checked_fields(path: str) -> dict:
-    """The header keywords of the frame at ``path`` the lookup and the noise model read
-    (the header index's, :func:`~skyrms.io.headerindex.read_fields`), InputError if unread."""
-    fields = read_fields(path)
-    if "error" in fields:
-        raise InputError(fields["error"])
-    return fields
-
-
 def frame_fields(frame) -> tuple[str, dict, str | None]:
     """The name of ``frame`` (a path, NDData/CCDData or header), its header keywords (those
     :func:`checked_fields` gives) and, for a file, its SHA-256."""
@@ -148,21 +148,3 @@ def frame_fields(frame) -> tuple[str, dict, str | None]:
     header = fits.Header(frame.meta if isinstance(frame, NDData) else frame)
     indexed = {str(key): header[key] for key in kw.INDEXED if key in header}
     return ARRAY_NAME, indexed, None
-
-
-def masters_record(name: str, fields: dict, paths: Mapping) -> dict:
-    """The lookup's record (:func:`skyrms.plan.master_lookup.record`) of masters given by
-    type as paths, each in the library layout, its time apart from the frame's."""
-    missing = [imagetyp for imagetyp in TYPES if imagetyp not in paths]
-    if missing:
-        raise InputError(f"masters: no {', '.join(missing)} given (needs {', '.join(TYPES)})")
-    try:
-        mjd = mjd_of(fields, name)
-        picks = {}
-        for imagetyp in TYPES:
-            path = os.fspath(paths[imagetyp])
-            master = master_of(path, str(Path(path).parents[4]), checked_fields(path))
-            picks[imagetyp] = Pick(master, master.mjd - mjd)
-    except ValueError as error:
-        raise InputError(str(error)) from None
-    return lookup_record(picks, sha256_of)

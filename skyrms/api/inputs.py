@@ -16,6 +16,7 @@ from astropy.wcs import WCS
 
 from skyrms.config import load_settings
 from skyrms.io.fitsfiles import InputError, check_frame_shape, native_float32, read_mask
+from skyrms.io.headerindex import read_fields
 from skyrms.science.background import BackgroundParams
 from skyrms.science.blanks import InvalidSpec
 from skyrms.science.source_mask import MaskParams
@@ -104,6 +105,15 @@ def given_mask(mask, frame: Frame) -> tuple[np.ndarray, str | None]:
     masked = np.zeros(frame.data.shape, bool) if mask is None else np.asarray(mask) != 0
     check_frame_shape(path or ARRAY_NAME, "mask", masked.shape, frame.data.shape)
     return masked | frame.mask if frame.mask is not None else masked, path
+
+
+def checked_fields(path: str) -> dict:
+    """The header keywords of the file at ``path`` the lookup and the noise model read (the
+    header index's, :func:`~skyrms.io.headerindex.read_fields`), InputError if unread."""
+    fields = read_fields(path)
+    if "error" in fields:
+        raise InputError(fields["error"])
+    return fields
 
 
 def with_given(base, settings: dict):

@@ -138,15 +138,20 @@ class MastersResult:
     frame : the frame's path (or "image").
     masters : by type (BIAS, DARK, FLAT), the lookup's record
         (:func:`skyrms.plan.master_lookup.record`): path, sha256, days (master minus frame,
-        days), mjd, exptime (s), filter, ncombine.
+        days), mjd, exptime (s), filter, ncombine. A master given in memory has a
+        placeholder path ("<BIAS array>"), the SHA-256 of its pixels and days None when
+        unknown (see :mod:`skyrms.api.masters`).
+    in_memory : the masters given in memory, by type, as the HDU lists read in place of
+        files (so that the result can be given to :func:`skyrms.propagated_rms` again).
     """
 
     frame: str
     masters: Mapping[str, Mapping]
+    in_memory: Mapping[str, fits.HDUList] = field(default_factory=dict)
 
     @property
     def paths(self) -> dict[str, str]:
-        """The chosen masters' paths by type."""
+        """The chosen masters' paths by type (placeholders for masters given in memory)."""
         return {imagetyp: pick["path"] for imagetyp, pick in self.masters.items()}
 
     def write(self, path) -> None:

@@ -119,7 +119,9 @@ class RowReader:
 
     Without a memory map: the pages read are not held by the process, and scaled integer
     images (BZERO, as raw camera frames are) read like any other. A read that fails
-    raises :class:`InputError` naming ``path``.
+    raises :class:`InputError` naming ``path``. An HDU built in memory (no file behind it,
+    e.g. a master given as an array) has its rows copied from its data instead: astropy's
+    ``section`` reads files only. ``path`` then only names it in messages.
     """
 
     path: str
@@ -134,15 +136,22 @@ class RowReader:
     def rows(self, rows: slice) -> np.ndarray:
         """The image's ``rows`` as native float32 (physical values, BZERO/BSCALE applied)."""
         with fits_errors(self.path):
+            if self.hdu.fileinfo() is None:  # in memory: a copy, never the caller's own array
+                return np.array(self.hdu.data[rows], dtype=np.float32, order="C")
             return native_float32(self.hdu.section[rows])
 
 
-def open_for_rows(stack: ExitStack, path, extensions=()):
+def open_for_rows(stack: ExitStack, path, extensions=(), hdul: fits.HDUList | None = None):
     """Open ``path`` (closed with ``stack``): a :class:`RowReader` of its first 2-d image,
-    and one of each named image extension (None where absent)."""
+    and one of each named image extension (None where absent).
+
+    ``hdul``: the HDU list to read instead of opening ``path`` (then only its name in
+    messages), e.g. one built in memory; it is left open.
+    """
     with fits_errors(path):
-        hdul = fits.open(path, memmap=False)
-        stack.callback(hdul.close)
+        if hdul is None:
+            hdul = fits.open(path, memmap=False)
+            stack.callback(hdul.close)
         image = image_hdu(hdul, path)
         found = {name: next((h for h in hdul if h.name == name), None) for name in extensions}
     named = {name: hdu and RowReader(path, hdu.header, hdu) for name, hdu in found.items()}

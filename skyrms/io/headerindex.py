@@ -71,6 +71,12 @@ def read_fields(path: str) -> dict:
         header = header if header is not None else read_header(path)
     except InputError as error:
         return {"error": str(error)}
+    return indexed_fields(header)
+
+
+def indexed_fields(header) -> dict:
+    """The keywords :data:`~skyrms.io.keywords.INDEXED` of a header (a mapping), those with a
+    plain value (text, number or boolean): what :func:`read_fields` gives of a file's."""
     return {
         str(key): header[key]
         for key in INDEXED

@@ -30,14 +30,15 @@ EXPTIME_TOLERANCE = 0.01
 class LibraryMaster:
     """A master of the lookup's library as its header tells it (a planned master: as its raw
     frames' headers do): where it is, its unit, MJD (days), EXPTIME (s, darks), FILTER
-    (flats) and NCOMBINE (None when unknown)."""
+    (flats) and NCOMBINE (None when unknown). A master given in memory to the API, never in a
+    library, has a placeholder for a path and its MJD None when its header has no time."""
 
     path: str
     imagetyp: str
     observatory: str
     telkey: str
     unit: str
-    mjd: float
+    mjd: float | None
     exptime: float | None
     filter: str | None
     ncombine: int | None
@@ -58,10 +59,11 @@ class Observation:
 
 @dataclass(frozen=True)
 class Pick:
-    """The master chosen for one type: ``days`` apart (signed: master minus frame)."""
+    """The master chosen for one type: ``days`` apart (signed: master minus frame; None:
+    unknown, for a master given in memory when it or the frame has no time)."""
 
     master: LibraryMaster
-    days: float
+    days: float | None
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,16 @@ def library_paths(root: str) -> list[str]:
 
 def master_of(path: str, root: str, fields: dict) -> LibraryMaster:
     """A :class:`LibraryMaster` from its path in the library layout and its header keywords."""
-    observatory, telkey, unit, folder = PurePosixPath(os.path.relpath(path, root)).parts[:4]
+    layout = PurePosixPath(os.path.relpath(path, root)).parts[:4]
+    return described_master(path, layout, fields, mjd_of(fields, path))
+
+
+def described_master(path: str, layout, fields: dict, mjd: float | None) -> LibraryMaster:
+    """A :class:`LibraryMaster` at ``path`` (for messages) with its ``layout`` (observatory,
+    telkey, unit, type folder), header keywords ``fields`` and ``mjd`` (days, or None).
+
+    Raises ValueError naming ``path`` when a dark has no usable EXPTIME."""
+    observatory, telkey, unit, folder = layout
     imagetyp = str(fields.get(IMAGETYP, folder)).strip().upper()
     ncombine = fields.get(NCOMBINE)
     return LibraryMaster(
@@ -110,7 +121,7 @@ def master_of(path: str, root: str, fields: dict) -> LibraryMaster:
         observatory=observatory,
         telkey=telkey,
         unit=unit,
-        mjd=mjd_of(fields, path),
+        mjd=mjd,
         exptime=number_of(fields, EXPTIME, path) if imagetyp == "DARK" else None,
         filter=str(fields[FILTER]).strip() if imagetyp == "FLAT" and FILTER in fields else None,
         ncombine=int(ncombine) if isinstance(ncombine, int | float) else None,
@@ -254,13 +265,13 @@ def frame_observation(key: str, path: str, fields: dict) -> Observation:
 def record(picks: dict[str, Pick], digest) -> dict:
     """The choice as plain data (JSON-ready): per type path, SHA-256, days, date, NCOMBINE.
 
-    ``digest`` gives a file's SHA-256 from its path.
+    ``digest`` gives a file's SHA-256 from its path. Days unknown (None) stay None.
     """
     return {
         imagetyp: {
             "path": pick.master.path,
             "sha256": digest(pick.master.path),
-            "days": round(pick.days, 6),
+            "days": None if pick.days is None else round(pick.days, 6),
             "mjd": pick.master.mjd,
             "exptime": pick.master.exptime,
             "filter": pick.master.filter,

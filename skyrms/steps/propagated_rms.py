@@ -43,7 +43,8 @@ def record_masters(choice: MasterChoice, output) -> None:
         raise InputError(choice.reason)
     for imagetyp in TYPES:
         pick = choice.masters[imagetyp]
-        log.info(f"{imagetyp.lower()}: {pick['path']} ({pick['days']:+.3f} days)")
+        days = "days apart unknown" if pick["days"] is None else f"{pick['days']:+.3f} days"
+        log.info(f"{imagetyp.lower()}: {pick['path']} ({days})")
     with atomic_path(output) as temporary:
         temporary.write_text(json.dumps(choice.masters, indent=1))
 
@@ -93,10 +94,11 @@ def rows_of(reader: RowReader | None, rows: slice) -> np.ndarray | None:
     return None if reader is None else reader.rows(rows)
 
 
-def open_master(stack: ExitStack, path, shape) -> MasterMaps:
-    """Open a master (closed with ``stack``) and check its maps against the frame's shape."""
+def open_master(stack: ExitStack, path, shape, hdul=None) -> MasterMaps:
+    """Open a master (closed with ``stack``) and check its maps against the frame's shape;
+    ``hdul``, its HDU list given in memory, is read instead of the file (``path`` names it)."""
     names = (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
-    image, extensions = open_for_rows(stack, path, names)
+    image, extensions = open_for_rows(stack, path, names, hdul)
     for reader, what in ((image, "master"), *((r, f"{n} map") for n, r in extensions.items() if r)):
         check_frame_shape(path, what, reader.shape, shape)
     return MasterMaps(image, *(extensions[name] for name in names))
@@ -150,16 +152,18 @@ class Calibration:
 
 
 def load_calibration(
-    stack, frame, fields: dict, choice: dict, shape, settings: CalibrationSection
+    stack, frame, fields: dict, choice: dict, shape, settings: CalibrationSection, given=None
 ) -> Calibration:
-    """Open the chosen masters (each once, closed with ``stack``) and take the
-    frame's keywords from ``fields`` (its header index entry); fill defaults with warnings.
+    """Open the chosen masters (each once, closed with ``stack``; those ``given`` in memory,
+    HDU lists by type, are read instead of their files) and take the frame's keywords from
+    ``fields`` (its header index entry); fill defaults with warnings.
 
     The read noise is the configured one, else the master bias's per-pixel map, else the
     frame's RDNOISE, else estimated from rows of the master bias
     (:func:`skyrms.science.noise_model.read_noise_rows`).
     """
-    masters = {t: open_master(stack, choice[t]["path"], shape) for t in TYPES}
+    given = given or {}
+    masters = {t: open_master(stack, choice[t]["path"], shape, given.get(t)) for t in TYPES}
     bias, dark = masters["BIAS"], masters["DARK"]
     default, assumed = settings.default_ncombine, []
     n_science = int(header_number(fields, kw.NCOMBINE, frame, default.science, assumed))
@@ -252,7 +256,9 @@ def provenance_cards(
         kw.ASSUMED.card("; ".join(cal.assumed) or "none"),
     ]
     for imagetyp in TYPES:
-        cards.append(kw.MASTER_DAYS(imagetyp).card(round(choice[imagetyp]["days"], 5)))
+        days, card = choice[imagetyp]["days"], kw.MASTER_DAYS(imagetyp)
+        unknown = f"{card.comment}: unknown, no time in a header"
+        cards.append(card.card(None, unknown) if days is None else card.card(round(days, 5)))
     return cards
 
 
@@ -274,7 +280,7 @@ def propagated_rms(
 
 def propagated_product(
     frame, sky: np.ndarray, sky_header, image_rms, choice: dict, settings: CalibrationSection,
-    fields: dict, frame_digest=None, inputs=None,
+    fields: dict, frame_digest=None, inputs=None, given=None,
 ) -> Product:  # fmt: skip
     """Background RMS map (ADU) propagated from the CCD model and the chosen masters.
 
@@ -287,7 +293,9 @@ def propagated_product(
     the headers), combine, dark_bias and default_ncombine. See
     :mod:`skyrms.science.noise_model`. ``fields`` are the frame's header keywords (the
     header index's entry: the frame is not opened), ``frame_digest`` its SHA-256 (FRAMESHA)
-    if known, ``inputs`` the input files recorded (keyword -> path; the masters are added).
+    if known, ``inputs`` the input files recorded (keyword -> path; the masters' files are
+    added). ``given`` holds masters given in memory, by type, as HDU lists laid out as a
+    master's file, read instead of the files (the record names them by a placeholder).
     The masters are read a slab of rows at a time, so their error maps cost no full-frame
     memory.
     """
@@ -297,7 +305,7 @@ def propagated_product(
             "the sky's Poisson noise counts as zero there (is the frame bias-subtracted?)"
         )
     with ExitStack() as stack:
-        cal = load_calibration(stack, frame, fields, choice, sky.shape, settings)
+        cal = load_calibration(stack, frame, fields, choice, sky.shape, settings, given)
         noise = "a map" if cal.read_noise is None else f"{cal.read_noise:.3f} e-"
         log.info(
             f"gain {cal.egain} e-/ADU, read noise {noise} ({cal.noise_source}), "
@@ -316,7 +324,8 @@ def propagated_product(
     medians = rms_medians(rms, image_rms)
     log.info(f"median propagated / image RMS: {medians['ratio']:.4f}")
     inputs = dict(inputs or {})
-    inputs |= {kw.IN_MASTER(imagetyp): choice[imagetyp]["path"] for imagetyp in TYPES}
+    files = [imagetyp for imagetyp in TYPES if imagetyp not in (given or {})]
+    inputs |= {kw.IN_MASTER(imagetyp): choice[imagetyp]["path"] for imagetyp in files}
     identity = [kw.FRAMESHA.card(frame_digest)] if frame_digest else []
     cards = identity + provenance_cards(cal, choice, settings, medians)
     return Product(rms, "PROPRMS", sky_header, inputs, tuple(cards))

@@ -2,6 +2,7 @@
 and a CCDData; the source mask pass by pass; bad input as the command line's one-line
 errors."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +267,90 @@ def test_frames_run_in_the_workflows_layout_are_selected_again(frame, tmp_path):
     assert {record.status["bkgrms"] for record in found} == {"ok"}
     assert {record.products["bkgrms"] for record in found} <= {run.products["bkgrms"]
                                                                for run in runs}  # fmt: skip
+
+
+MASTERS_READ = {"IN_BIAS", "IN_DARK", "IN_FLAT"}
+"""Cards naming the master files a propagated RMS was made from (none for masters in memory)."""
+
+
+def read_ccd(path, uncertainty="ERR") -> CCDData:
+    """A master's file as a CCDData (ADU), its ERR extension as its uncertainty."""
+    return CCDData.read(path, unit="adu", hdu_uncertainty=uncertainty)
+
+
+def test_propagated_rms_from_masters_in_memory_is_the_one_from_their_files(frame, tmp_path):
+    masters = skyrms.nearest_masters(frame, library(frame))
+    maps = api_chain(frame)[1]
+    in_memory = {imagetyp: read_ccd(path) for imagetyp, path in masters.paths.items()}
+    files = {}
+    for imagetyp, ccd in in_memory.items():  # what each CCDData holds (no RDNOISE map), as files
+        files[imagetyp] = tmp_path / Path(masters.paths[imagetyp]).relative_to(library(frame))
+        files[imagetyp].parent.mkdir(parents=True)
+        ccd.write(files[imagetyp], hdu_uncertainty="ERR")
+    from_files = skyrms.propagated_rms(frame, maps, files)
+    from_memory = skyrms.propagated_rms(frame, maps, in_memory)
+    assert np.array_equal(from_memory.rms.data, from_files.rms.data)
+    assert cards(from_memory.header, MASTERS_READ) == cards(from_files.header, MASTERS_READ)
+    assert not MASTERS_READ & set(from_memory.header) and from_memory.header["FLATERR"]
+    for imagetyp, pick in from_memory.masters.masters.items():
+        on_file = from_files.masters.masters[imagetyp]
+        assert pick | {"path": on_file["path"], "sha256": on_file["sha256"]} == on_file
+        assert pick["path"] == f"<{imagetyp} array>" and len(pick["sha256"]) == 64
+    assert len({pick["sha256"] for pick in from_memory.masters.masters.values()}) == 3
+
+
+def test_masters_in_memory_and_paths_mixed_give_skyrms_runs_propagated_rms(frame, calibrated):
+    masters = skyrms.nearest_masters(frame, library(frame))
+    maps = api_chain(frame)[1]
+    flat = read_ccd(masters.paths["FLAT"])
+    with fits.open(masters.paths["BIAS"]) as bias:  # an HDUList keeps the bias's RDNOISE map
+        mixed = {"BIAS": bias, "DARK": masters.paths["DARK"], "FLAT": flat}
+        result = skyrms.propagated_rms(frame, maps, mixed)
+        as_tuple = skyrms.propagated_rms(frame, maps, mixed | {"FLAT": (flat.data, flat.meta)})
+        bare = CCDData(flat.data, unit="adu", meta=flat.meta)  # no uncertainty: no ERR map
+        as_ccd = skyrms.propagated_rms(frame, maps, mixed | {"FLAT": bare})
+        again = skyrms.propagated_rms(frame, maps, result.masters)  # its masters given back
+    assert_same_product(calibrated["proprms"], result.rms.data, result.header,
+                        MAPS_READ | MASTERS_READ)  # fmt: skip
+    assert result.header["IN_DARK"] == masters.paths["DARK"] and "IN_FLAT" not in result.header
+    assert result.masters.masters["DARK"] == masters.masters["DARK"]
+    assert np.array_equal(as_tuple.rms.data, as_ccd.rms.data) and not as_tuple.header["FLATERR"]
+    assert np.array_equal(again.rms.data, result.rms.data)
+
+
+def test_bad_masters_in_memory_raise_the_file_paths_one_line_errors(frame, tmp_path):
+    masters = skyrms.nearest_masters(frame, library(frame))
+    maps = api_chain(frame)[1]
+
+    def error(imagetyp, master) -> str:
+        """The error of the propagated RMS with ``master`` for ``imagetyp``."""
+        return one_line_error(
+            lambda: skyrms.propagated_rms(frame, maps, masters.paths | {imagetyp: master})
+        )
+
+    flat, dark = read_ccd(masters.paths["FLAT"]), read_ccd(masters.paths["DARK"], None)
+    del dark.meta["EXPTIME"]
+    for imagetyp, bad in {"FLAT": flat[:48, :64], "DARK": dark}.items():
+        path = tmp_path / "calib" / "7DT" / "telkey" / "7DT02" / imagetyp / "bad.fits"
+        path.parent.mkdir(parents=True)
+        bad.write(path, hdu_uncertainty="ERR")
+        from_file = error(imagetyp, path)
+        assert error(imagetyp, bad) == from_file.replace(str(path), f"<{imagetyp} array>")
+    assert error("FLAT", flat[:48, :64]) == "<FLAT array>: master is 64x48, the frame is 128x96"
+    assert error("DARK", dark) == "<DARK array>: EXPTIME missing"
+    assert "the BIAS is a int, not a path" in error("BIAS", 5)
+    shape = error("BIAS", (np.zeros(3), {}))
+    assert shape == "<BIAS array>: master is not a 2-d image (shape (3,))"
+
+
+def test_a_master_in_memory_without_a_time_has_its_days_unknown(frame, tmp_path):
+    masters = skyrms.nearest_masters(frame, library(frame))
+    flat = read_ccd(masters.paths["FLAT"])
+    del flat.meta["DATE-OBS"], flat.meta["MJD-OBS"]
+    result = skyrms.propagated_rms(frame, api_chain(frame)[1], masters.paths | {"FLAT": flat})
+    result.write(tmp_path / "proprms.fits", tmp_path / "masters.json")
+    written = json.loads((tmp_path / "masters.json").read_text())
+    assert written["FLAT"]["days"] is None and written["FLAT"]["mjd"] is None
+    assert written["DARK"] == masters.masters["DARK"]
+    header = fits.getheader(tmp_path / "proprms.fits")
+    assert header["FLATDAYS"] is None and "unknown" in header.comments["FLATDAYS"]
