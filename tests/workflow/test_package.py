@@ -92,3 +92,20 @@ def test_the_installed_commands_run_on_a_real_frame(venv, tmp_path):
     assert copies.split() == [f"plain/{KEY}.{kind}.fits" for kind in ("mask", "bkg", "bkgrms")]
     for product in [*made.split(), *(tmp_path / path for path in copies.split())]:
         assert fits.getdata(product, ext=0).shape == (513, 1025)  # plain: the primary HDU
+
+
+def test_the_installed_api_makes_the_commands_maps(venv, tmp_path):
+    frame = tmp_path / "frame.fits"
+    shutil.copy(FRAME, frame)
+    run_in(venv, tmp_path, "skyrms", "run", frame, "--box-size", "64", "-o", "run")
+    code = (
+        "import skyrms\n"
+        "mask = skyrms.source_mask('frame.fits', box_size=64)\n"
+        "maps = skyrms.background('frame.fits', mask, box_size=64)\n"
+        "maps.write('bkg.fits', 'bkgrms.fits')\n"
+        "maps.plot().savefig('maps.png')\n"
+    )
+    run_in(venv, tmp_path, "python", "-c", code)
+    written = fits.getdata(tmp_path / "bkgrms.fits")
+    assert (written == fits.getdata(tmp_path / "run" / "frame.bkgrms.fits")).all()
+    assert (tmp_path / "maps.png").stat().st_size > 10_000
