@@ -59,6 +59,7 @@ JUDGED = {
     "z_median": ("|z| median", abs),
     "z_p99": ("|z| p99", abs),
     "rms_ratio": ("RMS/sigma", lambda value: abs(value - 1)),
+    "noise_ratio": ("RMS/noise", lambda value: abs(value - 1)),
     "wing_share": ("wing share", abs),
 }
 """Judged figures: label and score (lower is better) of each."""
@@ -66,6 +67,7 @@ COLUMNS = {
     "z_median": "|z| median",
     "z_p99": "|z| p99",
     "rms_ratio": "RMS/sigma",
+    "noise_ratio": "RMS/noise",
     "wing_share": "wing share",
     "masked": "masked",
     "time_ratio": "time/skyrms",

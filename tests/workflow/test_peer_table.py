@@ -13,7 +13,7 @@ from tests.helpers import REPO
 
 SMALL = ["--shape", "256", "256", "--boxes", "32", "--frames", "sparse,empty"]
 METHODS = ("skyrms", "SExtractor", "NoiseChisel", "photutils")
-TRUTH_FIGURES = ("z_median", "z_p99", "rms_ratio", "masked", "time_ratio")
+TRUTH_FIGURES = ("z_median", "z_p99", "rms_ratio", "noise_ratio", "masked", "time_ratio")
 
 
 def peer_table(workdir: Path, *options: str) -> tuple[str, dict]:
