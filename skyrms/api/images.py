@@ -49,8 +49,8 @@ def background(
     """
     _, mesh, _ = parameters(settings, {"box_size": box_size, "filter_size": filter_size})
     frame = as_frame(image, mesh, header, wcs)
-    masked, mask_path = given_mask(mask, frame)
-    bkg, noise, cards = steps.fit_background(frame.name, frame.data, masked, mesh)
+    bits, mask_path = given_mask(mask, frame)
+    bkg, noise, cards = steps.fit_background(frame.name, frame.data, bits, mesh)
     inputs = frame_inputs(frame) | ({kw.IN_MASK: mask_path} if mask_path else {})
     maps = steps.background_products(bkg, noise, identity(frame) + cards, frame.header, inputs)
     return BackgroundResult(*maps)

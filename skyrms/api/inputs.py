@@ -17,6 +17,7 @@ from astropy.wcs import WCS
 from skyrms.config import load_settings
 from skyrms.io.fitsfiles import InputError, check_frame_shape, native_float32, read_mask
 from skyrms.io.headerindex import read_fields
+from skyrms.science import maskbits
 from skyrms.science.background import BackgroundParams
 from skyrms.science.blanks import InvalidSpec
 from skyrms.science.source_mask import MaskParams
@@ -90,11 +91,11 @@ def as_frame(image, mesh: BackgroundParams, header=None, wcs: WCS | None = None)
 
 
 def given_mask(mask, frame: Frame) -> tuple[np.ndarray, str | None]:
-    """A mask given to the API as a boolean map of ``frame``'s shape (True = masked), and
-    the path it was read from (or None).
+    """A mask given to the API as bits (uint8, :mod:`skyrms.science.maskbits`; non-zero =
+    masked) of ``frame``'s shape, and the path it was read from (or None).
 
-    ``mask`` : a mask result (its bits), an array (non-zero = masked), the path of a mask
-    product, or None (no mask); NDData's own mask is added to it.
+    ``mask`` : a mask result or the path of a mask product (their bits), an array (non-zero:
+    masked, as sources), or None (no mask); NDData's own mask is added to it as invalid.
     """
     path = None
     if isinstance(mask, str | os.PathLike):
@@ -102,9 +103,13 @@ def given_mask(mask, frame: Frame) -> tuple[np.ndarray, str | None]:
         mask, _ = read_mask(path)
     elif mask is not None and hasattr(mask, "mask"):
         mask = mask.mask
-    masked = np.zeros(frame.data.shape, bool) if mask is None else np.asarray(mask) != 0
-    check_frame_shape(path or ARRAY_NAME, "mask", masked.shape, frame.data.shape)
-    return masked | frame.mask if frame.mask is not None else masked, path
+    else:
+        mask = None if mask is None else (np.asarray(mask) != 0) * np.uint8(maskbits.SOURCE)
+    bits = np.zeros(frame.data.shape, np.uint8) if mask is None else np.array(mask, np.uint8)
+    check_frame_shape(path or ARRAY_NAME, "mask", bits.shape, frame.data.shape)
+    if frame.mask is not None:
+        bits[frame.mask] |= maskbits.INVALID
+    return bits, path
 
 
 def checked_fields(path: str) -> dict:

@@ -56,7 +56,7 @@ def quicklook(
     if frame is not None:
         image = as_frame(frame, ANY_SIZE, header)
         maps["frame"] = np.where(np.isfinite(image.data), image.data, np.nan)
-        maps["mask"] = None if mask is None else given_mask(mask, image)[0]
+        maps["mask"] = None if mask is None else given_mask(mask, image)[0] != 0
         title, shape = title_of(image.header, os.path.basename(image.name)), image.data.shape
     if shape is None:
         raise InputError("quicklook: nothing to draw (no frame and no map given)")

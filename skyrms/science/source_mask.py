@@ -11,12 +11,12 @@ passes grow further when the new background shows more of their light, and never
 shrink. Passes stop when one finds no new source and grows the mask by less than 1%
 (converged) or after ``max_iterations``.
 
-A mask must not run away: when a pass would leave more than half of the mesh boxes
-covered more than half (so that the background would be interpolated over most of the
-frame, as around a galaxy or a nebula filling the field), that pass's growth is not
-taken: the mask stays as the passes before left it (new sources keep their footprints),
-the passes stop, and the result says so (``stop == "background"``). A structure that
-large is background at this box size; a larger ``box_size`` masks it.
+A mask must not run away: when a pass's new sources would leave over half of the mesh boxes
+covered more than half, and more than before (a galaxy or nebula filling the field, found
+anew in each pass as the background under the mask falls), that pass's growth is not taken:
+the mask stays as the passes before left it (new sources keep their footprints), the passes
+stop, and the result says so (``stop == "background"``). Sources found before grow along
+their own light, unjudged, to where it fades (large galaxies, with sky between them).
 """
 
 import logging
@@ -52,7 +52,7 @@ size), in half the time and without SEP's copy of the RMS map.
 
 
 RUNAWAY_BOXES = 0.5
-"""A pass may not leave more than this fraction of the mesh boxes more than half masked."""
+"""A pass's new sources may not leave more than this share of the boxes more than half masked."""
 CONVERGED_GROWTH = 0.01
 """A pass without new sources that grows the mask by less than this fraction has converged."""
 CONVERGED, ITERATIONS, BACKGROUND = "converged", "iterations", "background"
@@ -272,10 +272,13 @@ def draw_ellipses(mask, catalogue, radius, changed, buffers: PassBuffers) -> Non
         mask |= ellipses
 
 
-def runs_away(mask: np.ndarray, box_size: int, buffers: PassBuffers) -> bool:
-    """True when more than RUNAWAY_BOXES of the mesh boxes are more than half masked."""
-    free = free_fractions(np.not_equal(mask, 0, out=buffers.flags()), box_size)
-    return np.count_nonzero(free < SEP_MIN_FREE) > RUNAWAY_BOXES * free.size
+def runs_away(before: np.ndarray, after: np.ndarray, box_size: int, buffers: PassBuffers) -> bool:
+    """True when a pass's new sources (mask ``before`` -> ``after``, uint8 bits) leave more mesh
+    boxes more than half masked than before, and more than RUNAWAY_BOXES of them."""
+    covered = [free_fractions(np.not_equal(mask, 0, out=buffers.flags()), box_size) < SEP_MIN_FREE
+               for mask in (before, after)]  # fmt: skip
+    count = [np.count_nonzero(boxes) for boxes in covered]
+    return count[1] > max(count[0], RUNAWAY_BOXES * covered[1].size)
 
 
 @dataclass
@@ -358,14 +361,14 @@ def passes(
         grown = grow_all(data, spare, exclude, catalogue, start, params, mesh, buffers)
         proposed = np.maximum(grown.radius, start)
         is_new = np.arange(len(start)) >= len(catalogue.radius)
-        draw_ellipses(spare, catalogue, proposed, is_new | (proposed > start), buffers)
-        runaway = runs_away(spare, mesh.box_size, buffers)
-        if runaway:
-            log.info(
-                f"pass {number} would leave most {mesh.box_size}-px boxes more than half "
-                f"masked (masked fraction {np.count_nonzero(spare) / spare.size:.3f}): "
-                "its growth is not taken and the passes stop"
-            )
+        draw_ellipses(spare, catalogue, proposed, is_new, buffers)
+        runaway = runs_away(mask, spare, mesh.box_size, buffers)
+        if not runaway:
+            draw_ellipses(spare, catalogue, proposed, ~is_new & (proposed > start), buffers)
+        else:
+            log.info(f"pass {number}'s new sources would leave most {mesh.box_size}-px boxes more "
+                     f"than half masked (masked fraction {np.count_nonzero(spare) / spare.size:.3f}"
+                     "): its growth is not taken and the passes stop")  # fmt: skip
             proposed = start
             with_footprints(spare, mask, *footprints)
             draw_ellipses(spare, catalogue, start, is_new, buffers)

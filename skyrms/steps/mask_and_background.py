@@ -24,7 +24,7 @@ from skyrms.science.background import (
     BackgroundParams,
     NoBackground,
     check_box,
-    estimate,
+    fit,
     mesh_usage,
     unbiased_rms,
 )
@@ -202,14 +202,16 @@ def fit_background(frame, data, mask, mesh: BackgroundParams):
     corrected for the clipping bias and kept above zero, see
     :func:`skyrms.science.background.unbiased_rms`), and their header cards.
 
-    ``data`` is the native float32 frame (ADU); masked pixels may hold anything, NaN too.
+    ``data`` is the native float32 frame (ADU); masked pixels (``mask``: uint8 bits,
+    :mod:`skyrms.science.maskbits`) may hold anything, NaN too; the INVALID ones are no
+    source's (see :func:`skyrms.science.background.fit`).
     A frame with no mesh box left to estimate fails with :class:`InputError` naming it and
     its masked fraction, before any product is written.
     """
     masked = mask != 0
     fraction = float(np.count_nonzero(masked) / mask.size)
     with usable_background(frame):
-        bkg = estimate(data, masked, mesh.box_size, mesh.filter_size)
+        bkg = fit(data, masked, mesh.box_size, mesh.filter_size, (mask & maskbits.INVALID) != 0)
         partial, borrowed = mesh_usage(masked, mesh.box_size)
         noise = unbiased_rms(bkg, mesh.box_size)
         structured = noise_only_rms(noise, data, masked, mesh.box_size, mesh.filter_size)

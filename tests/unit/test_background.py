@@ -10,9 +10,11 @@ from skyrms.science.background import (
     GAUSSIAN_RMS_BIAS,
     BackgroundParams,
     NoBackground,
+    add_interpolated,
     check_box,
     coarse_background,
     estimate,
+    fit,
     free_fractions,
     mesh_usage,
     unbiased_rms,
@@ -161,3 +163,42 @@ def test_the_coarse_background_keeps_a_large_source_that_the_fine_one_takes_in()
     coarse = coarse_background(frame, np.zeros(frame.shape, bool), 64, 3)
     assert coarse.factor == 8 and coarse.correction.shape == (128, 128)
     assert coarse.correction[64, 64] > 0.5 and np.abs(coarse.correction[:10, :10]).max() < 0.15
+
+
+def faint_wing(shape=(1024, 1024)):
+    """Noise of sigma 5 around 100 with a disk of +0.5 sigma, 700 px across, whose inner 500 px
+    are masked: the free ring is the disk's own outskirts (frame, mask, disk)."""
+    frame = noise(shape)
+    y, x = np.ogrid[: shape[0], : shape[1]]
+    r2 = (x - 512) ** 2 + (y - 512) ** 2
+    frame[r2 < 350**2] += 2.5
+    return frame, r2 < 250**2, r2 < 350**2
+
+
+def test_boxes_a_source_covers_mostly_take_the_coarse_level():
+    """Under the mask, SEP's mesh takes in the disk from its free outskirts (+0.5 sigma);
+    the coarse mesh reaches the sky beyond it."""
+    frame, masked, _ = faint_wing()
+    fine = estimate(frame, masked, 64, 3).back()[512, 512]
+    level = fit(frame, masked, 64, 3).back()[512, 512]
+    assert fine - 100 > 2.0 and abs(level - 100) < fine - 100 - 1.0
+
+
+def test_boxes_at_least_half_free_and_invalid_boxes_keep_sep_level():
+    frame, masked, _ = faint_wing()
+    small = np.zeros_like(masked)
+    small[500:520, 500:520] = True
+    assert np.array_equal(fit(frame, small, 64, 3).back(), estimate(frame, small, 64, 3).back())
+    got = fit(frame, masked, 64, 3, invalid=masked).back()
+    assert np.array_equal(got, estimate(frame, masked, 64, 3).back())
+
+
+def test_interpolation_is_bilinear_between_cell_centres():
+    values = np.zeros((4, 5), np.float32)
+    values[1, 2] = 8.0
+    out = np.ones((20, 25), np.float32)
+    add_interpolated(out, values, 5)
+    assert out[7, 12] == pytest.approx(9.0)  # the centre of cell (1, 2)
+    assert out[9, 12] == pytest.approx(1 + 8 * 0.6)  # 2 of the 5 px to the next centre
+    assert out[9, 13] == pytest.approx(1 + 8 * 0.6 * 0.8)
+    assert out[0, 0] == 1 and out[19, 24] == 1

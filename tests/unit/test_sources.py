@@ -7,7 +7,13 @@ from skyrms.demo.physics import add_moffat_stars, moffat_halfsize, moffat_value
 from skyrms.science import maskbits
 from skyrms.science.background import BackgroundParams, estimate
 from skyrms.science.blanks import invalid_pixels
-from skyrms.science.source_mask import MaskParams, PassBuffers, detection_pass, iterate_source_mask
+from skyrms.science.source_mask import (
+    MaskParams,
+    PassBuffers,
+    detection_pass,
+    iterate_source_mask,
+    runs_away,
+)
 
 MESH = BackgroundParams(box_size=100)
 
@@ -105,3 +111,19 @@ def test_a_region_without_noise_has_no_signal_to_noise():
     assert result.converged
     assert np.all(result.mask[:, :250] == maskbits.INVALID)
     assert np.count_nonzero(result.mask[:, 350:] & maskbits.SOURCE) > 0
+
+
+def test_the_runaway_guard_judges_what_new_sources_add():
+    """Of 4x4 boxes of 100 px: new sources that take the mask over half the boxes run away;
+    a mask over half the boxes already (grown sources) that new sources leave as it was, or
+    that they take over half without covering more boxes than before, does not."""
+    before, after = np.zeros((400, 400), np.uint8), np.zeros((400, 400), np.uint8)
+    buffers = PassBuffers.like(before)
+    after[:, :300] = 1  # 12 of 16 boxes
+    assert runs_away(before, after, 100, buffers)
+    before[:, :300] = 1
+    assert not runs_away(before, after, 100, buffers)
+    after[:, 300:310] = 1  # more pixels, no box more than half masked that was not before
+    assert not runs_away(before, after, 100, buffers)
+    after[:, 300:] = 1
+    assert runs_away(before, after, 100, buffers)

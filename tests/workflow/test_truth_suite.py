@@ -5,7 +5,7 @@ written as FITS files and run through the command line at box 64 and box 128; th
 products are compared with the truth (``truthframes.figures``). z = (background -
 true sky) / true sigma over pixels whose true signal is below 0.1 sigma. The targets
 are those of the project's issues, on real frames and (#27) on bright galaxies' wings
-and a galaxy filling a small frame; those not met yet are strict xfails. The peer
+and a galaxy filling a small frame. The peer
 table (``python -m benchmarks.peer_table``) shows the same figures for SExtractor,
 NoiseChisel and photutils.
 """
@@ -86,12 +86,6 @@ def test_faint_galaxy_wings_are_not_taken_into_the_background(figures):
     assert figures["faint", 64]["wing_share"] <= 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #27: at box 64 the background takes in 0.56 of the wing light (median "
-    "pixel 0.72); the runaway guard drops the third pass's growth (MSKSTOP = 'background'), "
-    "without it 0.48 and 0.61",
-)
 @pytest.mark.parametrize(("figure", "target"), [("wing_share", 0.5), ("wing_median_share", 0.6)])
 def test_bright_galaxy_wings_are_not_taken_into_the_background(figures, figure, target):
     assert figures["wings", 64][figure] <= target
