@@ -20,6 +20,7 @@ from skyrms.api.results import BackgroundResult, MastersResult, PropagatedRMSRes
 from skyrms.config import check_path
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError, read_image
+from skyrms.io.headerindex import indexed_fields
 from skyrms.plan.master_lookup import max_days_by_type
 from skyrms.settings import CalibrationSection, Settings
 from skyrms.steps import one_frame
@@ -146,5 +147,4 @@ def frame_fields(frame) -> tuple[str, dict, str | None]:
         path = os.fspath(frame)
         return path, checked_fields(path), one_frame.frame_digest(path)
     header = fits.Header(frame.meta if isinstance(frame, NDData) else frame)
-    indexed = {str(key): header[key] for key in kw.INDEXED if key in header}
-    return ARRAY_NAME, indexed, None
+    return ARRAY_NAME, indexed_fields(header), None
