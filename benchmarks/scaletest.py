@@ -40,6 +40,7 @@ from skyrms.demo.survey import TELKEY
 from skyrms.io.discovery import PRODUCTS
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.plan import master_lookup
+from skyrms.settings import max_days_by_type
 
 UNITS = [f"7DT{n:02d}" for n in range(1, 21)]
 FILTERS = ["m400", "m500", "m600", "m700", "r"]
@@ -134,7 +135,7 @@ def recorded_choices(workdir: Path, frames: list[Path]) -> dict[str, dict]:
         keys,
         {path: index.fields(path) for path in keys.values()},
         groups,
-        master_lookup.max_days_by_type(config["calibration"]["max_days"]),
+        max_days_by_type(config["calibration"]["max_days"]),
         config["calibration"]["dark_exptime"],
         index.digest,
     )

@@ -103,7 +103,7 @@ def select(
         "observatory": observatory, "telkey": telkey, "object": object, "unit": unit,
         "filter": filter, "pattern": pattern,
     }  # fmt: skip
-    selection = Selection.from_config({k: v for k, v in patterns.items() if v is not None})
+    selection = Selection.from_patterns({k: v for k, v in patterns.items() if v is not None})
     start, stop = time_bound(since, "since"), time_bound(until, "until", end=True)
     check_folder(root, "input root (inputs.root, --root)")
     if not beside_inputs:

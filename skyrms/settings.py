@@ -10,17 +10,18 @@ The sections keep no defaults of their own: every value is the configuration's, 
 schema's default. Lists become tuples; settings without a default that are not set
 (``inputs.root``, ``calibration.root``, the keys a circle leaves out) are None. The
 sections' methods are the one mapping from the configuration to the parameters of the
-science (:class:`MaskParams`, :class:`BackgroundParams`, :class:`InvalidSpec`, a circle's
-mapping, :class:`CombineParams`).
+science and of the search (:class:`MaskParams`, :class:`BackgroundParams`,
+:class:`InvalidSpec`, a circle's mapping, :class:`CombineParams`, :class:`Selection`).
 """
 
+import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 from typing import Self
 
-from skyrms.plan.master_lookup import max_days_by_type
+from skyrms.io.discovery import Selection
+from skyrms.io.keywords import MASTER_TYPES
 from skyrms.science.background import BackgroundParams
 from skyrms.science.blanks import InvalidSpec
 from skyrms.science.combine import CombineParams
@@ -30,6 +31,13 @@ from skyrms.science.source_mask import MaskParams
 def immutable(value):
     """A configuration value that cannot be changed in place: a list as a tuple."""
     return tuple(immutable(item) for item in value) if isinstance(value, list) else value
+
+
+def max_days_by_type(setting) -> dict[str, float]:
+    """``calibration.max_days`` (one number, or one per type) as days by master type."""
+    if isinstance(setting, dict):
+        return {imagetyp: float(setting[imagetyp.lower()]) for imagetyp in MASTER_TYPES}
+    return dict.fromkeys(MASTER_TYPES, float(setting))
 
 
 class Section:
@@ -92,6 +100,10 @@ class InputsSection(Section):
     newest_nights: int
     night_starts: float
     add_rechosen: bool
+
+    def selection(self) -> Selection:
+        """The search's selection: the patterns of the folder levels and the file name."""
+        return Selection.from_patterns({f.name: getattr(self, f.name) for f in fields(Selection)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,5 +332,6 @@ class Settings:
     @property
     def built_masters_root(self) -> str:
         """The folder of the masters the workflow builds: masters.root, else
-        ``{outputs.results}/masters``."""
-        return self.masters.root or str(Path(self.outputs.results, "masters"))
+        ``{outputs.results}/masters`` (joined as given, not normalized: the spelling of the
+        masters' paths that the workflow's products record)."""
+        return self.masters.root or os.path.join(self.outputs.results, "masters")

@@ -21,8 +21,7 @@ from skyrms.config import check_path
 from skyrms.io import keywords as kw
 from skyrms.io.fitsfiles import InputError, read_image
 from skyrms.io.headerindex import indexed_fields
-from skyrms.plan.master_lookup import max_days_by_type
-from skyrms.settings import CalibrationSection, Settings
+from skyrms.settings import CalibrationSection, Settings, max_days_by_type
 from skyrms.steps import one_frame
 from skyrms.steps.propagated_rms import propagated_product
 

@@ -9,6 +9,7 @@ ending; products are named ``{key}{suffix}`` under the output folder.
 
 import glob
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cached_property
@@ -46,11 +47,12 @@ class Selection:
     pattern: tuple[str, ...] = ("*.fits",)
 
     @classmethod
-    def from_config(cls, inputs: dict) -> "Selection":
-        """Build from the ``inputs`` section of the configuration (str or list values)."""
+    def from_patterns(cls, patterns: Mapping[str, str | Sequence[str]]) -> "Selection":
+        """Build from a shell pattern, or a sequence of them, per field; a field left out
+        selects all (``*.fits`` for the file name)."""
         fields = {}
         for name in (*LAYOUT, "pattern"):
-            value = inputs.get(name, getattr(cls, name))
+            value = patterns.get(name, getattr(cls, name))
             fields[name] = (value,) if isinstance(value, str) else tuple(value)
         return cls(**fields)
 

@@ -89,6 +89,9 @@ INDEXED = (
 )  # fmt: skip
 """Keywords the header index keeps for every input file."""
 
+MASTER_TYPES = ("BIAS", "DARK", "FLAT")
+"""IMAGETYP of the masters (and their library folders), in the order a frame is corrected."""
+
 ERROR_EXTENSION = "ERR"
 """EXTNAME of a master's image extension holding its 1-sigma error per pixel (its units)."""
 READ_NOISE_EXTENSION = "RDNOISE"

@@ -10,13 +10,14 @@ the frames that use it.
 """
 
 import logging
-import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.io.keywords import CONTSHA
 from skyrms.plan import master_groups, master_lookup
 from skyrms.plan.master_lookup import MasterChoice
+from skyrms.settings import MastersSection, Settings
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class CalibrationPlan:
         (empty without calibration).
     built_root : str
         Where built masters go.
-    max_days : dict
+    max_days : Mapping
         ``calibration.max_days`` by master type, days.
     groups : dict
         Masters to build: relpath (under ``built_root``, without .fits) -> its group of
@@ -52,7 +53,7 @@ class CalibrationPlan:
 
     roots: tuple[str, ...]
     built_root: str
-    max_days: dict
+    max_days: Mapping[str, float]
     groups: dict
     library: dict
     prerequisites: dict
@@ -144,25 +145,32 @@ def prerequisites_and_digests(
     return chosen, digests
 
 
-def plan_calibration(settings: dict, index: HeaderIndex, log: logging.Logger) -> CalibrationPlan:
-    """The calibration plan of canonical ``settings`` (masters refreshed in ``index``)."""
-    calibration, masters = settings["calibration"], settings["masters"]
-    built_root = masters["root"] or os.path.join(settings["outputs"]["results"], "masters")
-    if not calibration["enabled"]:
+def combination_text(masters: MastersSection) -> str:
+    """The masters settings as text, part of every planned master's content digest: the
+    ``masters`` mapping's items, keys sorted, as Python writes them."""
+    return repr(sorted(asdict(masters).items()))
+
+
+def plan_calibration(
+    settings: Settings, index: HeaderIndex, log: logging.Logger
+) -> CalibrationPlan:
+    """The calibration plan of ``settings`` (masters refreshed in ``index``)."""
+    calibration, masters = settings.calibration, settings.masters
+    built_root = settings.built_masters_root
+    if not calibration.enabled:
         return CalibrationPlan((), built_root, {}, {}, {}, {}, {}, (), frozenset())
-    roots = (calibration["root"], built_root)
-    raw_root = masters["raw_root"] if masters["enabled"] else None
+    roots = (calibration.root, built_root)
+    raw_root = masters.raw_root if masters.enabled else None
     paths, raws = library_and_raws(index, roots, raw_root, log)
     groups = (
-        planned_groups(raws, raw_root, built_root, index, settings["inputs"]["night_starts"], log)
+        planned_groups(raws, raw_root, built_root, index, settings.inputs.night_starts, log)
         if raw_root
         else {}
     )
     library = joined_library(paths, groups, index, log)
-    max_days = master_lookup.max_days_by_type(calibration["max_days"])
-    combination = repr(sorted(masters.items()))
+    max_days = calibration.max_days
     prerequisites, digests = prerequisites_and_digests(
-        groups, library, max_days, combination, index
+        groups, library, max_days, combination_text(masters), index
     )
     indexed = (*(path for root in roots for path in paths[root]), *raws)
     built = set(paths[built_root])

@@ -13,41 +13,45 @@ from skyrms.io.fitsfiles import InputError
 from skyrms.io.header_values import date_obs_or_none
 from skyrms.io.headerindex import HeaderIndex
 from skyrms.plan import frame_times
+from skyrms.settings import InputsSection
 
 
-def selected_paths(inputs: dict) -> list[str]:
+def selected_paths(inputs: InputsSection) -> list[str]:
     """Frame paths of the ``inputs`` section: the listed ones (``paths``, ``path_list``) if
     any, else a search of ``inputs.root`` by the layout fields and the file pattern."""
-    listed = inputs["paths"] + (
-        discovery.read_path_list(inputs["path_list"]) if inputs["path_list"] else []
-    )
-    return listed or discovery.discover(inputs["root"], discovery.Selection.from_config(inputs))
+    listed = [
+        *inputs.paths,
+        *(discovery.read_path_list(inputs.path_list) if inputs.path_list else []),
+    ]
+    return listed or discovery.discover(inputs.root, inputs.selection())
 
 
-def candidate_frames(inputs: dict) -> dict[str, str]:
+def candidate_frames(inputs: InputsSection) -> dict[str, str]:
     """Frames by key (path under ``inputs.root`` without .fits), before the time selection.
 
     Raises :class:`InputError` (one line) when the selection is empty or two paths clash.
     """
     try:
-        frames = discovery.frames_by_key(selected_paths(inputs), inputs["root"])
+        frames = discovery.frames_by_key(selected_paths(inputs), inputs.root)
     except (OSError, ValueError) as error:
         raise InputError(f"inputs: {error}") from None
     if not frames:
         raise InputError(
-            f"inputs: no frame under {inputs['root']} matches the selection in the configuration"
+            f"inputs: no frame under {inputs.root} matches the selection in the configuration"
         )
     return frames
 
 
-def taken_in_time(candidates: dict[str, str], inputs: dict, index: HeaderIndex) -> dict[str, str]:
+def taken_in_time(
+    candidates: dict[str, str], inputs: InputsSection, index: HeaderIndex
+) -> dict[str, str]:
     """The ``candidates`` (key -> path, refreshed in ``index``) taken in the time selection;
     all of them without one. Raises :class:`InputError` when none is taken."""
-    since = frame_times.time_bound(inputs["since"] or None, "inputs.since")
-    until = frame_times.time_bound(inputs["until"] or None, "inputs.until", end=True)
+    since = frame_times.time_bound(inputs.since or None, "inputs.since")
+    until = frame_times.time_bound(inputs.until or None, "inputs.until", end=True)
     moments = {key: date_obs_or_none(index.fields(path)) for key, path in candidates.items()}
     keys = frame_times.selected_by_time(
-        moments, since, until, inputs["newest_nights"], inputs["night_starts"]
+        moments, since, until, inputs.newest_nights, inputs.night_starts
     )
     if not keys:
         raise InputError(

@@ -20,8 +20,8 @@ from pathlib import PurePosixPath
 from skyrms.io.discovery import layout_fields
 from skyrms.io.header_values import mjd_of, number_of
 from skyrms.io.keywords import EXPTIME, FILTER, IMAGETYP, NCOMBINE, TELESCOP
+from skyrms.io.keywords import MASTER_TYPES as TYPES
 
-TYPES = ("BIAS", "DARK", "FLAT")
 EXPTIME_TOLERANCE = 0.01
 """Exposure times closer than this (s) are the same."""
 
@@ -316,10 +316,3 @@ def common_failures(choices: dict[str, MasterChoice]) -> dict[str, int]:
             reason = choice.reason.split(": ", 1)[-1]
             reasons[reason] = reasons.get(reason, 0) + 1
     return {reason: count for reason, count in reasons.items() if count > 1}
-
-
-def max_days_by_type(setting) -> dict[str, float]:
-    """``calibration.max_days`` (one number, or one per type) as days by master type."""
-    if isinstance(setting, dict):
-        return {imagetyp: float(setting[imagetyp.lower()]) for imagetyp in TYPES}
-    return dict.fromkeys(TYPES, float(setting))

@@ -16,6 +16,7 @@ from skyrms.plan import frame_selection, master_lookup, memory, nightly
 from skyrms.plan.calibration_plan import CalibrationPlan, master_choices, plan_calibration
 from skyrms.plan.frame_times import night_of
 from skyrms.plan.layout import Layout
+from skyrms.settings import Settings
 
 SUMMARIZED = ("mask", "bkg", "bkgrms")
 """The products whose headers the summary reads (and the propagated RMS, if calibrated)."""
@@ -27,8 +28,8 @@ class Plan:
 
     Attributes
     ----------
-    settings : dict
-        The validated configuration, every mapping's keys sorted.
+    settings : Settings
+        The run's settings.
     layout : Layout
         Where the products, logs and tables go.
     index : HeaderIndex
@@ -43,7 +44,7 @@ class Plan:
         Memory to reserve for one job of each rule, MB.
     """
 
-    settings: dict
+    settings: Settings
     layout: Layout
     index: HeaderIndex
     frames: dict
@@ -68,7 +69,7 @@ class Plan:
     def night_of(self, key: str) -> str | None:
         """The night (ISO date) of a frame, from its DATE-OBS; None if unknown."""
         moment = date_obs_or_none(self.frame_fields(key))
-        night_starts = self.settings["inputs"]["night_starts"]
+        night_starts = self.settings.inputs.night_starts
         return None if moment is None else night_of(moment, night_starts).isoformat()
 
     def summarized_products(self) -> dict[str, dict[str, str]]:
@@ -78,15 +79,15 @@ class Plan:
     def final_products(self) -> list[str]:
         """What a run makes: the frame table, the summary (which stands for every frame's
         maps, keeping the job graph small), and the quick-looks and weight maps if asked."""
-        outputs = self.settings["outputs"]
-        wanted = [kind for kind in ("quicklook", "weight") if outputs[kind] not in (False, "none")]
-        made = self.frame_products(*wanted)
+        outputs = self.settings.outputs
+        asked = {"quicklook": outputs.quicklook, "weight": outputs.weight != "none"}
+        made = self.frame_products(*(kind for kind, wanted in asked.items() if wanted))
         tables = [self.layout.table(name) for name in ("frames.tsv", "summary.tsv")]
         return tables + [path for paths in made.values() for path in paths.values()]
 
     def where_things_are(self, config_file: str) -> str:
         """The lines printed at the end of a successful run: where to look next."""
-        layout, root = self.layout, self.settings["inputs"]["root"]
+        layout, root = self.layout, self.settings.inputs.root
         lines = [
             f"skyrms: {len(self.frames)} frames. Summary: {layout.table('summary.tsv')}, "
             f"by night in {layout.table('nights')}/",
@@ -97,7 +98,7 @@ class Plan:
             "Report: snakemake --report report.html (summary and quick-looks, with captions)",
             f"Browse: skyrms products --configfile {config_file}",
         ]
-        if self.settings["outputs"]["quicklook"]:
+        if self.settings.outputs.quicklook:
             lines.insert(2, f"Quick-looks: {layout.outdir}/**/*.quicklook.png")
         return "\n".join(lines)
 
@@ -115,9 +116,9 @@ def made_frames(layout: Layout) -> set[str] | None:
     return {row["frame"] for row in rows if row.get("status", "ok") == "ok"} if rows else None
 
 
-def selected_frames(settings: dict, layout: Layout, log: logging.Logger):
+def selected_frames(settings: Settings, layout: Layout, log: logging.Logger):
     """The header index and the candidate and time-selected frames (key -> path)."""
-    inputs = settings["inputs"]
+    inputs = settings.inputs
     frame_selection.check_writable(layout.results, "outputs.results")  # the index is there
     candidates = frame_selection.candidate_frames(inputs)
     index = HeaderIndex(layout.table("header-index.json"))
@@ -128,30 +129,29 @@ def selected_frames(settings: dict, layout: Layout, log: logging.Logger):
     return index, candidates, frame_selection.taken_in_time(candidates, inputs, index)
 
 
-def make_plan(settings: dict, log: logging.Logger, reporting: bool = False) -> Plan:
-    """The plan of a run of canonical, validated ``settings``; a report's (``reporting``)
-    shows only the frames the last run's summary made.
+def make_plan(settings: Settings, log: logging.Logger, reporting: bool = False) -> Plan:
+    """The plan of a run of ``settings``; a report's (``reporting``) shows only the frames
+    the last run's summary made.
 
     Raises :class:`~skyrms.io.fitsfiles.InputError` (one line) when no frame is selected or
     a folder cannot be written.
     """
-    inputs, outputs, dark_exptime = (
-        settings["inputs"], settings["outputs"], settings["calibration"]["dark_exptime"]
-    )  # fmt: skip
+    inputs, outputs = settings.inputs, settings.outputs
+    dark_exptime = settings.calibration.dark_exptime
     layout = Layout(
-        outputs["results"],
-        inputs["root"] if outputs["beside_inputs"] else outputs["results"],
-        settings["calibration"]["enabled"],
+        outputs.results,
+        inputs.root if outputs.beside_inputs else outputs.results,
+        settings.calibration.enabled,
     )
     index, candidates, frames = selected_frames(settings, layout, log)
     calibration = plan_calibration(settings, index, log)
     index.save(keep=[*candidates.values(), *calibration.indexed])
     outside = {key: path for key, path in candidates.items() if key not in frames}
-    if inputs["add_rechosen"] and outside:
+    if inputs.add_rechosen and outside:
         frames = frames | nightly.earlier_frames(
             outside, len(frames), calibration, index, layout.last_products, dark_exptime, log
         )
-    if outputs["beside_inputs"]:
+    if outputs.beside_inputs:
         frame_selection.check_frame_folders(frames)
     if reporting and (made := made_frames(layout)) is not None:
         frames = {key: path for key, path in frames.items() if key in made}

@@ -37,7 +37,7 @@ def tree(tmp_path):
 
 
 def found(tree, **inputs):
-    return [os.path.relpath(p, tree) for p in discover(str(tree), Selection.from_config(inputs))]
+    return [os.path.relpath(p, tree) for p in discover(str(tree), Selection.from_patterns(inputs))]
 
 
 def test_everything_in_the_layout_and_nothing_else(tree):

@@ -17,8 +17,8 @@ PACKAGE = REPO / "skyrms"
 ALLOWED = {
     "science": {"science"},
     "io": {"io", "__init__"},
-    "plan": {"plan", "io"},
-    "settings": {"science", "plan"},
+    "plan": {"plan", "io", "settings"},
+    "settings": {"science", "io"},
     "steps": {"steps", "science", "io", "plan", "settings"},
     "job": {"io"},
     "config": {"io", "settings"},

@@ -21,8 +21,8 @@ from skyrms.plan.master_lookup import (
     choose_for_frames,
     common_failures,
     library_paths,
-    max_days_by_type,
 )
+from skyrms.settings import max_days_by_type
 
 UNIT = ("7DT", "7DT_C361K_HIGH_1x1", "7DT02")
 NIGHT = 60999.2  # MJD of the frame

@@ -10,9 +10,11 @@ from skyrms import config as configuration
 from skyrms.demo import survey
 from skyrms.io.fitsfiles import InputError
 from skyrms.io.tables import write_tsv
+from skyrms.plan.calibration_plan import combination_text
 from skyrms.plan.master_lookup import TYPES
 from skyrms.plan.memory import BASE_MB, BYTES_PER_PIXEL
 from skyrms.plan.run_plan import make_plan
+from skyrms.settings import Settings
 from tests.helpers import REPO
 
 SHAPE = (60, 90)
@@ -38,10 +40,11 @@ def here(archive, tmp_path, monkeypatch):
 
 
 def settings(**sections):
-    """The shipped configuration with ``sections`` laid over it, validated, keys sorted."""
+    """The shipped configuration with ``sections`` laid over it, validated, keys sorted and
+    typed, as the workflow gives it to the plan (workflow/rules/settings.smk)."""
     config = configuration.read(REPO / "config.yaml")
     config = configuration.merged(config, {"demo": {"enabled": False}, **sections})
-    return configuration.canonical(configuration.validated(config))
+    return Settings.from_config(configuration.canonical(configuration.validated(config)))
 
 
 def test_the_demo_plan_has_every_frame_its_masters_and_their_memory(here):
@@ -64,6 +67,14 @@ def test_the_demo_plan_has_every_frame_its_masters_and_their_memory(here):
     assert len([p for p in final if p.endswith(".weight.fits")]) == 18
     assert len([p for p in final if p.endswith(".quicklook.png")]) == 18
     assert os.path.exists("results/header-index.json")
+
+
+def test_the_masters_settings_in_a_content_digest_are_the_configurations_text():
+    """As the plan wrote them from the configuration's mapping: the built masters' CONTSHA."""
+    changed = {"method": "minmax", "nlow": 1, "sigma": 2.5}
+    config = configuration.merged(configuration.read(REPO / "config.yaml"), {"masters": changed})
+    masters = configuration.canonical(configuration.validated(config))["masters"]
+    assert combination_text(settings(masters=changed).masters) == repr(sorted(masters.items()))
 
 
 def test_the_masters_a_built_master_is_corrected_with_are_planned_before_it(here):

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from skyrms import config
+from skyrms.io.discovery import Selection
 from skyrms.io.fitsfiles import InputError
 from skyrms.science.background import BackgroundParams
 from skyrms.science.blanks import InvalidSpec
@@ -111,6 +112,8 @@ def test_the_science_parameters_are_those_the_workflow_made_from_the_configurati
     )  # fmt: skip
     assert dict(settings.calibration.max_days) == {"BIAS": 1.0, "DARK": 2.5, "FLAT": 30.0}
     assert settings.calibration.default_ncombine.master == 9
+    assert settings.inputs.selection() == Selection.from_patterns(validated["inputs"])
+    assert settings.inputs.selection().object == ("T00528", "T01462")
 
 
 @pytest.mark.parametrize(

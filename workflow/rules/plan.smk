@@ -24,7 +24,7 @@ from skyrms.job import JOB_ENVIRONMENT
 from skyrms.plan.run_plan import make_plan
 
 try:
-    PLAN = make_plan(SETTINGS, logger, reporting=REPORTING)
+    PLAN = make_plan(TYPED_SETTINGS, logger, reporting=REPORTING)
 except InputError as error:
     raise WorkflowError(str(error)) from None
 LAYOUT = PLAN.layout

@@ -18,6 +18,7 @@ from snakemake.utils import min_version
 from skyrms import config as configuration
 from skyrms.demo import survey
 from skyrms.io.fitsfiles import InputError
+from skyrms.settings import Settings
 
 min_version("9.0")
 
@@ -51,6 +52,10 @@ logger.info(
 
 
 SETTINGS = configuration.canonical(config)
+"""The configuration, every mapping's keys sorted: the rules' settings stamps and parameters
+are made of it, so a configuration that lists its keys in another order reruns nothing."""
+TYPED_SETTINGS = Settings.from_config(SETTINGS)
+"""The same settings typed (skyrms.settings), for the plan."""
 OUTPUTS = SETTINGS["outputs"]
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
