@@ -249,7 +249,7 @@ class MaskedBackground:
         ``factor`` x ``factor`` bin), interpolated."""
         level = self.fitted.back()
         if self.shift is not None:
-            add_interpolated(level, self.shift, self.factor)
+            interpolate_into(level, self.shift, self.factor)
         return level
 
     def rms(self) -> np.ndarray:
@@ -282,22 +282,25 @@ def fit(data, masked, box_size: int, filter_size: int, invalid=None) -> MaskedBa
     shift = coarse.back()
     shift -= fine.back()
     weight = np.zeros_like(shift)
-    add_interpolated(weight, mostly.astype(np.float32), box_size // factor)
+    interpolate_into(weight, mostly.astype(np.float32), box_size // factor)
     shift *= weight
     return MaskedBackground(fitted, shift, factor)
 
 
 BAND_ROWS = 64
-"""Rows of a frame :func:`add_interpolated` handles at once."""
+"""Rows of a frame :func:`interpolate_into` handles at once."""
 
 
-def add_interpolated(out: np.ndarray, values: np.ndarray, step: int) -> None:
-    """Add to ``out`` (float32) in place ``values`` given at the centres of ``step`` x ``step``
-    cells of it, interpolated bilinearly (constant beyond the outermost centres).
+def interpolate_into(out: np.ndarray, values: np.ndarray, step: int, operation=np.add) -> None:
+    """Combine ``out`` (float32) in place with ``values`` given at the centres of ``step`` x
+    ``step`` cells of it (the last row and column of cells as wide as ``out`` leaves them),
+    interpolated bilinearly and constant beyond the outermost centres: ``operation`` is a
+    ufunc (np.add adds them, np.multiply scales by them).
 
     Done a band of BAND_ROWS (at least ``step``) rows at a time, skipping the bands where the
-    values are 0: on a 9576x6388 frame the whole map at once cost 2 s, mostly in fresh
-    full-size temporaries; by bands, with every band to do, 0.1-0.2 s.
+    values are the operation's identity (0 to add, 1 to multiply): on a 9576x6388 frame the
+    whole map at once cost 2 s, mostly in fresh full-size temporaries; by bands, with every
+    band to do, 0.1-0.2 s.
     """
     values = np.asarray(values, dtype=np.float32)
     low, high, weight = cell_weights(out.shape[1], step, values.shape[1])
@@ -305,7 +308,7 @@ def add_interpolated(out: np.ndarray, values: np.ndarray, step: int) -> None:
     across *= weight
     across += values[:, high] * (1 - weight)
     rows = cell_weights(out.shape[0], step, values.shape[0])
-    busy = across.any(axis=1)
+    busy = (across != operation.identity).any(axis=1)
     band = max(step, BAND_ROWS)
     for top in range(0, out.shape[0], band):
         low, high, weight = (axis[top : top + band] for axis in rows)
@@ -313,17 +316,23 @@ def add_interpolated(out: np.ndarray, values: np.ndarray, step: int) -> None:
             part = across[low]
             part *= weight[:, None]
             part += across[high] * (1 - weight)[:, None]
-            out[top : top + band] += part
+            operation(out[top : top + band], part, out=out[top : top + band])
 
 
 def cell_weights(n: int, step: int, cells: int):
-    """For ``n`` positions along an axis of cells ``step`` positions wide (``cells`` of them):
-    the cell centres on either side (indices) and the weight of the first (float32)."""
-    position = (np.arange(n, dtype=np.float32) + 0.5) / step - 0.5
-    low = np.clip(np.floor(position), 0, cells - 1).astype(np.intp)
-    high = np.minimum(low + 1, cells - 1)
-    weight = np.clip(1 - (position - low), 0, 1).astype(np.float32)
-    return low, high, weight
+    """For ``n`` positions along an axis of ``cells`` cells ``step`` positions wide (the last
+    one ending at ``n`` if it is narrower): the cell centres on either side of each position
+    (indices) and the weight of the first (float32)."""
+    starts = np.arange(cells) * step
+    centres = (starts + np.minimum(starts + step, n) - 1) / 2
+    position = np.arange(n, dtype=np.float64)
+    high = np.clip(np.searchsorted(centres, position, side="right"), 1, max(cells - 1, 1))
+    high = np.minimum(high, cells - 1)
+    low = np.maximum(high - 1, 0)
+    span = np.where(high > low, centres[high] - centres[low], 1.0)
+    weight = np.clip((centres[high] - position) / span, 0, 1)
+    weight[high == low] = 1.0
+    return low, high, weight.astype(np.float32)
 
 
 def binned_means(data, masked, factor: int) -> tuple[np.ndarray, np.ndarray]:

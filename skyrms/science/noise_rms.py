@@ -27,7 +27,7 @@ All values are in the frame's units (ADU for survey frames).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from skyrms.science.background import box_slices
+from skyrms.science.background import box_slices, interpolate_into
 
 LAG = 4
 """Pixels between the differenced pixels along a row."""
@@ -68,7 +68,7 @@ def noise_only_rms(rms, data, masked, box_size: int, filter_size: int) -> int:
     if not excess.any():
         return 0
     factor = np.where(excess, noise / np.where(excess, at_centres, 1.0), 1.0)
-    scale_between_centres(rms, factor, centres)
+    interpolate_into(rms, factor, box_size, np.multiply)
     return int(np.count_nonzero(excess))
 
 
@@ -114,37 +114,3 @@ def median_filtered(mesh: np.ndarray, size: int) -> np.ndarray:
     has = ~np.isnan(windows).all(axis=-1)
     filtered[has] = np.nanmedian(windows[has], axis=-1)
     return filtered
-
-
-SLAB_ROWS = 512
-"""Rows of the map scaled at a time (bounds the temporary's memory)."""
-
-
-def scale_between_centres(rms, factor: np.ndarray, centres) -> None:
-    """Multiply ``rms`` in place by ``factor`` (one per mesh box), interpolated bilinearly
-    between the boxes' centres (pixel positions ``centres`` = (rows, columns)) and constant
-    beyond the outermost ones."""
-    ny, nx = rms.shape
-    across = interpolation_weights(centres[1], nx)  # (boxes in a row, nx)
-    down = interpolation_weights(centres[0], ny).T  # (ny, boxes in a column)
-    by_row = (down @ factor).astype(np.float32)  # (ny, boxes in a row)
-    across = across.astype(np.float32)
-    for top in range(0, ny, SLAB_ROWS):
-        rms[top : top + SLAB_ROWS] *= by_row[top : top + SLAB_ROWS] @ across
-
-
-def interpolation_weights(centres: np.ndarray, n: int) -> np.ndarray:
-    """Weights (len(centres), n) of linear interpolation at pixels 0..n-1 between values at
-    ``centres``, constant beyond the first and last."""
-    weights = np.zeros((len(centres), n))
-    if len(centres) == 1:
-        weights[0] = 1.0
-        return weights
-    pixels = np.clip(np.arange(n, dtype=float), centres[0], centres[-1])
-    right = np.clip(np.searchsorted(centres, pixels, side="right"), 1, len(centres) - 1)
-    left = right - 1
-    fraction = (pixels - centres[left]) / (centres[right] - centres[left])
-    columns = np.arange(n)
-    weights[left, columns] = 1 - fraction
-    weights[right, columns] += fraction
-    return weights

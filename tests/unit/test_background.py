@@ -10,12 +10,13 @@ from skyrms.science.background import (
     GAUSSIAN_RMS_BIAS,
     BackgroundParams,
     NoBackground,
-    add_interpolated,
+    cell_weights,
     check_box,
     coarse_background,
     estimate,
     fit,
     free_fractions,
+    interpolate_into,
     mesh_usage,
     unbiased_rms,
 )
@@ -197,8 +198,21 @@ def test_interpolation_is_bilinear_between_cell_centres():
     values = np.zeros((4, 5), np.float32)
     values[1, 2] = 8.0
     out = np.ones((20, 25), np.float32)
-    add_interpolated(out, values, 5)
+    interpolate_into(out, values, 5)
     assert out[7, 12] == pytest.approx(9.0)  # the centre of cell (1, 2)
     assert out[9, 12] == pytest.approx(1 + 8 * 0.6)  # 2 of the 5 px to the next centre
     assert out[9, 13] == pytest.approx(1 + 8 * 0.6 * 0.8)
     assert out[0, 0] == 1 and out[19, 24] == 1
+    scaled = np.full((20, 25), 2.0, np.float32)
+    interpolate_into(scaled, 1 + values / 4, 5, np.multiply)  # 3 at cell (1, 2), 1 elsewhere
+    assert scaled[7, 12] == pytest.approx(6.0) and scaled[9, 12] == pytest.approx(2 * 2.2)
+    assert scaled[0, 0] == 2 and scaled[19, 24] == 2
+
+
+def test_interpolation_is_linear_between_the_true_centres_of_narrower_last_cells():
+    low, high, weight = cell_weights(128, 64, 2)  # two full cells: centres 31.5 and 95.5
+    assert (low[0], high[0], weight[0]) == (0, 1, 1) and weight[127] == 0
+    assert weight[63] == pytest.approx(1 - 31.5 / 64)
+    low, high, weight = cell_weights(96, 64, 2)  # the last cell 32 wide: centre 79.5
+    assert weight[79] == pytest.approx(0.5 / 48) and weight[95] == 0
+    assert cell_weights(10, 64, 1)[2].tolist() == [1.0] * 10

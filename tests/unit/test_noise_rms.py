@@ -8,7 +8,6 @@ import pytest
 from skyrms.science.background import estimate, unbiased_rms
 from skyrms.science.noise_rms import (
     box_difference_noise,
-    interpolation_weights,
     median_filtered,
     noise_only_rms,
 )
@@ -101,10 +100,3 @@ def test_the_mesh_filter_ignores_boxes_without_an_estimate():
     filtered = median_filtered(mesh, 3)
     assert filtered[1, 1] == 5.0 and filtered[0, 0] == 1.0
     assert np.isnan(median_filtered(np.full((2, 2), np.nan), 3)).all()
-
-
-def test_scaling_is_linear_between_box_centres_and_constant_beyond():
-    weights = interpolation_weights(np.array([31.5, 95.5]), 128)
-    assert np.allclose(weights.sum(axis=0), 1)
-    assert weights[0, 0] == 1 and weights[1, 127] == 1
-    assert weights[:, 63] @ np.array([1.0, 3.0]) == pytest.approx(1 + 2 * 31.5 / 64)
