@@ -7,12 +7,10 @@ A frame's *key* is its path relative to ``root`` without the ``.fits``
 ending; products are named ``{key}{suffix}`` under the output folder.
 """
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cached_property
 from pathlib import PurePosixPath
 
 LAYOUT = ("observatory", "telkey", "object", "unit", "filter")
@@ -56,31 +54,20 @@ class Selection:
             fields[name] = (value,) if isinstance(value, str) else tuple(value)
         return cls(**fields)
 
-    def matches(self, relpath: str) -> bool:
-        """True if a path relative to the root sits in the layout and matches every field."""
-        parts = relpath.split(os.sep)
-        if len(parts) != len(LAYOUT) + 1 or is_product(parts[-1]):
-            return False
-        return all(
-            any(fnmatchcase(parts[level], p) for p in patterns)
-            for level, patterns in self.restrictions
-        )
+    def levels(self) -> list[tuple[str, ...]]:
+        """The patterns of each level under the root, the observatory folder's first and the
+        file name's last."""
+        return [getattr(self, name) for name in (*LAYOUT, "pattern")]
 
-    @cached_property
-    def restrictions(self) -> list[tuple[int, tuple[str, ...]]]:
-        """(level, patterns) of the fields that can leave a file out (not just ``*``)."""
-        fields = (*LAYOUT, "pattern")
-        return [
-            (level, getattr(self, name))
-            for level, name in enumerate(fields)
-            if getattr(self, name) != ("*",)
-        ]
 
-    def globs(self, root: str) -> list[str]:
-        """Glob patterns covering the selection (lists become ``*``, filtered after)."""
-        levels = [p[0] if len(p) == 1 else "*" for p in (getattr(self, n) for n in LAYOUT)]
-        files = self.pattern[0] if len(self.pattern) == 1 else "*"
-        return [os.path.join(root, *levels, files)]
+def matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    """True if ``name`` matches one of ``patterns``; as in glob, a hidden name (``.x``)
+    only a pattern that starts with a dot."""
+    return any(
+        fnmatchcase(name, pattern)
+        for pattern in patterns
+        if pattern.startswith(".") or not name.startswith(".")
+    )
 
 
 def is_product(name: str) -> bool:
@@ -110,12 +97,42 @@ def strip_fits_ending(path: str) -> str:
 
 
 def discover(root: str, selection: Selection) -> list[str]:
-    """Paths of the selected frames under ``root``, sorted; one pass over the tree."""
-    found = set()
-    for pattern in selection.globs(root):
-        found.update(glob.glob(pattern))
-    start = len(os.path.join(root, ""))  # the globs' paths all begin with root/
-    return sorted(p for p in found if selection.matches(p[start:]))
+    """Paths of the selected frames under ``root`` (``root`` joined with their folders and
+    name), sorted."""
+    return list(discover_by_key(root, selection).values())
+
+
+def discover_by_key(root: str, selection: Selection) -> dict[str, str]:
+    """The selected frames under ``root`` by key (see :func:`frames_by_key`), in the order
+    of their paths (every one begins with ``root``: no path needs making absolute)."""
+    start = os.path.join(root, "")
+    paths = sorted(start + "/".join(parts) for parts in selected_parts(root, selection))
+    return unique_keys((strip_fits_ending(path)[len(start) :], path) for path in paths)
+
+
+def selected_parts(root: str, selection: Selection) -> list[tuple[str, ...]]:
+    """Folder and file names of the selected frames, relative to ``root``: one listing per
+    folder, each level's names matched as they are read (a folder left out is never
+    opened). Skyrms products and hidden files are never frames."""
+    found = [()]
+    for level, patterns in enumerate(selection.levels()):
+        found = [
+            (*parts, name)
+            for parts in found
+            for name in names_in(os.path.join(root, *parts), folders=level < len(LAYOUT))
+            if matches_any(name, patterns)
+        ]
+    return [parts for parts in found if not is_product(parts[-1])]
+
+
+def names_in(folder: str, folders: bool) -> list[str]:
+    """Names of the subfolders (``folders``) or else of the other entries in ``folder``;
+    none if it cannot be listed (as glob skips it)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for entry in entries if entry.is_dir() == folders]
+    except OSError:
+        return []
 
 
 def read_path_list(path: str) -> list[str]:
@@ -127,9 +144,13 @@ def read_path_list(path: str) -> list[str]:
 
 def frames_by_key(paths: list[str], root: str) -> dict[str, str]:
     """Map each frame's key to its path; raises ValueError if two frames share a key."""
+    return unique_keys((frame_key(path, root), path) for path in paths)
+
+
+def unique_keys(pairs) -> dict[str, str]:
+    """A mapping of (key, path) pairs; raises ValueError if two paths share a key."""
     keyed = {}
-    for path in paths:
-        key = frame_key(path, root)
+    for key, path in pairs:
         if key in keyed:
             raise ValueError(f"{path} and {keyed[key]} would write the same products ({key})")
         keyed[key] = path

@@ -16,23 +16,23 @@ from skyrms.plan import frame_times
 from skyrms.settings import InputsSection
 
 
-def selected_paths(inputs: InputsSection) -> list[str]:
-    """Frame paths of the ``inputs`` section: the listed ones (``paths``, ``path_list``) if
-    any, else a search of ``inputs.root`` by the layout fields and the file pattern."""
+def candidate_frames(inputs: InputsSection) -> dict[str, str]:
+    """Frames by key (path under ``inputs.root`` without .fits), before the time selection:
+    the listed ones (``paths``, ``path_list``) if any, else a search of ``inputs.root`` by
+    the layout fields and the file pattern.
+
+    Raises :class:`InputError` (one line) when the selection is empty or two paths clash.
+    """
     listed = [
         *inputs.paths,
         *(discovery.read_path_list(inputs.path_list) if inputs.path_list else []),
     ]
-    return listed or discovery.discover(inputs.root, inputs.selection())
-
-
-def candidate_frames(inputs: InputsSection) -> dict[str, str]:
-    """Frames by key (path under ``inputs.root`` without .fits), before the time selection.
-
-    Raises :class:`InputError` (one line) when the selection is empty or two paths clash.
-    """
     try:
-        frames = discovery.frames_by_key(selected_paths(inputs), inputs.root)
+        frames = (
+            discovery.frames_by_key(listed, inputs.root)
+            if listed
+            else discovery.discover_by_key(inputs.root, inputs.selection())
+        )
     except (OSError, ValueError) as error:
         raise InputError(f"inputs: {error}") from None
     if not frames:

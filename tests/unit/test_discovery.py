@@ -7,6 +7,7 @@ import pytest
 from skyrms.io.discovery import (
     Selection,
     discover,
+    discover_by_key,
     frame_key,
     frames_by_key,
     read_path_list,
@@ -86,3 +87,28 @@ def test_path_list_file(tree):
         FRAMES[0].removesuffix(".fits"),
         FRAMES[3].removesuffix(".fits"),
     ]
+
+
+def test_keys_of_the_search_are_those_of_the_paths(tree, monkeypatch):
+    """The search makes keys from the names it reads; they equal frame_key's of the path,
+    with a root given relative and not normalized too."""
+    monkeypatch.chdir(tree.parent)
+    root = os.path.join(".", tree.name, "7DT", "..")
+    keyed = discover_by_key(root, Selection())
+    assert list(keyed.values()) == discover(root, Selection())
+    assert keyed == frames_by_key(list(keyed.values()), root)
+    assert list(keyed) == [frame.removesuffix(".fits") for frame in sorted(FRAMES)]
+
+
+def test_hidden_folders_and_folders_named_like_frames_are_not_searched(tree):
+    hidden = tree / "7DT/.snapshot/T00528/7DT02/m600/calib_x.fits"
+    hidden.parent.mkdir(parents=True)
+    hidden.write_bytes(b"")
+    (tree / "7DT/7DT_C361K_HIGH_1x1/T00528/7DT02/m600/folder.fits").mkdir()
+    assert found(tree) == sorted(FRAMES)
+    assert found(tree, telkey=".snap*") == [str(hidden.relative_to(tree))]
+
+
+def test_a_file_without_fits_ending_taken_by_the_pattern_is_named(tree):
+    with pytest.raises(ValueError, match=r"m600/notes.txt: not a FITS file name"):
+        discover(str(tree), Selection.from_patterns({"pattern": "*"}))

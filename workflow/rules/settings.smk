@@ -16,7 +16,6 @@ from snakemake.logging import logger
 from snakemake.utils import min_version
 
 from skyrms import config as configuration
-from skyrms.demo import survey
 from skyrms.io.fitsfiles import InputError
 from skyrms.settings import Settings
 
@@ -60,10 +59,11 @@ OUTPUTS = SETTINGS["outputs"]
 DEMO = SETTINGS["demo"]
 CALIBRATION = SETTINGS["calibration"]
 
-if DEMO["enabled"] and survey.ensure(
-    DEMO["root"], DEMO["shape"], DEMO["seed"], DEMO["raw_frames"]
-):
-    logger.info(f"Wrote the demo survey under {DEMO['root']}.")
+if DEMO["enabled"]:
+    from skyrms.demo import survey  # only here: it imports astropy.wcs (0.3 s)
+
+    if survey.ensure(DEMO["root"], DEMO["shape"], DEMO["seed"], DEMO["raw_frames"]):
+        logger.info(f"Wrote the demo survey under {DEMO['root']}.")
 
 try:  # before any other work: a typo in a path stops the run here, naming the setting
     configuration.check_paths(config)
