@@ -49,6 +49,10 @@ MEMORY_NAME = "<{} array>"
 MAP_NAMES = (kw.ERROR_EXTENSION, kw.READ_NOISE_EXTENSION)
 """The maps of a master besides its image, by EXTNAME."""
 
+DIGEST_ROWS = 256
+"""Rows of a map hashed at a time: a map in another byte order or type is converted a
+block at a time (10 MB of a full 7DT frame), never whole."""
+
 LEFT_OUT = (*kw.EXTENSION_CARDS, kw.BZERO, kw.BSCALE, kw.BLANK)
 """Cards of a header given with an array that would misdescribe it in a primary HDU (the
 array holds physical values)."""
@@ -189,5 +193,7 @@ def pixels_digest(hdul: fits.HDUList, name: str) -> str:
         for label, hdu in maps.items():
             if hdu is not None and hdu.data is not None:
                 digest.update(label.encode())
-                digest.update(np.ascontiguousarray(hdu.data, dtype="<f4"))
+                for start in range(0, len(hdu.data), DIGEST_ROWS):
+                    rows = hdu.data[start : start + DIGEST_ROWS]
+                    digest.update(np.ascontiguousarray(rows, dtype="<f4"))
     return digest.hexdigest()

@@ -3,6 +3,7 @@ and a CCDData; the source mask pass by pass; bad input as the command line's one
 errors."""
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 import skyrms
 from skyrms import cli
+from skyrms.api.masters import pixels_digest
 from skyrms.demo import survey
 from skyrms.io.fitsfiles import InputError
 
@@ -354,3 +356,18 @@ def test_a_master_in_memory_without_a_time_has_its_days_unknown(frame, tmp_path)
     assert written["DARK"] == masters.masters["DARK"]
     header = fits.getheader(tmp_path / "proprms.fits")
     assert header["FLATDAYS"] is None and "unknown" in header.comments["FLATDAYS"]
+
+
+def test_a_master_in_another_byte_order_or_type_is_hashed_a_block_at_a_time():
+    """The digest is of the values as little-endian float32, whatever the array's order
+    or type; converting it never takes a copy of the whole map."""
+    values = np.random.default_rng(3).normal(100, 5, size=(2048, 1024)).astype("<f4")
+    digests = set()
+    for data in (values, values.astype(">f4"), values.astype(">f8")):
+        hdul = fits.HDUList([fits.PrimaryHDU(data)])
+        tracemalloc.start()
+        digests.add(pixels_digest(hdul, "BIAS"))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < values.nbytes / 4, data.dtype
+    assert len(digests) == 1
