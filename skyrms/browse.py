@@ -109,8 +109,12 @@ def select(
     if not beside_inputs:
         check_folder(results, "results folder (outputs.results, --results)")
     entries = index_entries(results)
+    try:
+        paths = discover(root, selection)
+    except ValueError as error:  # a name that is no frame's, or two frames of one key
+        raise InputError(str(error)) from None
     found = {}
-    for path in discover(root, selection):
+    for path in paths:
         entry = current_entry(path, entries)
         found[path] = entry, date_obs_or_none(entry["fields"] if entry else read_fields(path))
     moments = {path: moment for path, (_, moment) in found.items()}

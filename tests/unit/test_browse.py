@@ -333,6 +333,16 @@ def test_bad_input_ends_with_one_line(folders, capsys, options, named):
     assert len(err) == 1 and err[0].startswith(f"skyrms: error: {named}")
 
 
+def test_a_file_that_is_no_frame_taken_by_the_pattern_ends_with_one_line(folders, capsys):
+    stray = Path(ROOT, "7DT", "tel", "T1", "7DT01", "m400", "notes.txt")
+    stray.parent.mkdir(parents=True)
+    stray.write_text("")
+    status, lines, err = run(capsys, "--root", ROOT, "--results", RESULTS, "--pattern", "*")
+    assert status == 1 and lines == []
+    assert err == [f"skyrms: error: {stray}: not a FITS file name (expected one of "
+                   ".fits.fz, .fits.gz, .fits, .fit, .fts)"]  # fmt: skip
+
+
 def test_table_lines_up_its_columns():
     record = browse.FrameRecord(
         "r/a.fits", "a", "o", "t", "x", "u", "f", None, {}, dict.fromkeys(PRODUCTS, "missing")
