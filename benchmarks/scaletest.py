@@ -146,13 +146,16 @@ def recorded_choices(workdir: Path, frames: list[Path]) -> dict[str, dict]:
     return {key: choice.masters for key, choice in choices.items()}
 
 
+CHAIN = ("mask", "bkg", "bkgrms", "masters", "proprms")
+"""A frame's products of the chain, in the order its two jobs write them."""
+
+
 def make_products(workdir: Path, frames: list[Path], root: Path) -> None:
     """Make every product exist, newer than its inputs, in the order the chain makes them;
     the masters' records hold the real choices."""
     choices = recorded_choices(workdir, frames)
-    order = ["mask", "bkg", "bkgrms", "masters", "proprms"]
     now = time.time()
-    for step, kind in enumerate(order, start=1):
+    for step, kind in enumerate(CHAIN, start=1):
         for frame in frames:
             key = os.path.relpath(frame, root)[: -len(".fits")]
             path = workdir / "results" / (key + PRODUCTS[kind])
@@ -219,8 +222,11 @@ class Floor:
     per_frame: tuple[str, ...]
 
 
+JUDGED = "trivial jobs"
+"""The floor the targets are ratios to."""
+
 FLOORS = {
-    "trivial jobs": Floor(TRIVIAL, (), ("in/{n}.fits", "out/{n}.a", "out/{n}.b")),
+    JUDGED: Floor(TRIVIAL, (), ("in/{n}.fits", "out/{n}.a", "out/{n}.b")),
     "jobs of our shape": Floor(
         OUR_SHAPE,
         (
@@ -230,7 +236,7 @@ FLOORS = {
         ),
         (
             "in/{n}.fits",
-            *(f"out/{{n}}.{kind}" for kind in ("mask", "bkg", "bkgrms", "proprms", "masters")),
+            *(f"out/{{n}}.{kind}" for kind in CHAIN),
         ),
     ),
 }
@@ -258,12 +264,15 @@ def touched(path: Path, moment: float) -> None:
     os.utime(path, (moment, moment))
 
 
-def snakemake_alone(folder: Path, *args) -> float:
-    """Wall time (s) of snakemake with ``args`` on the :func:`floor_workflow` in ``folder``."""
+def snakemake_alone(folder: Path, *args) -> tuple[float, str]:
+    """Wall time (s) and output (stdout and stderr merged) of snakemake with ``args`` on the
+    :func:`floor_workflow` in ``folder``."""
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(folder)]
     start = time.perf_counter()
-    subprocess.run([*command, *args], cwd=folder, check=True, capture_output=True)
-    return time.perf_counter() - start
+    result = subprocess.run(
+        [*command, *args], cwd=folder, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    return time.perf_counter() - start, result.stdout.decode()
 
 
 def floors(workdir: Path, case: str, jobs: int, *args, made: bool = True) -> dict[str, float]:
@@ -273,7 +282,7 @@ def floors(workdir: Path, case: str, jobs: int, *args, made: bool = True) -> dic
         name: snakemake_alone(
             floor_workflow(workdir / "alone" / case / name.replace(" ", "-"), floor, jobs, made),
             *args,
-        )
+        )[0]
         for name, floor in FLOORS.items()
     }
 
@@ -291,7 +300,7 @@ def compared(label: str, ours: float, alone: dict[str, float], target: float) ->
     parts = []
     for name, floor in alone.items():
         ratio = ours / floor
-        judged = name == "trivial jobs"
+        judged = name == JUDGED
         verdict = (
             f", target <= {target}: {'met' if ratio <= target else 'MISSED'}" if judged else ""
         )

@@ -29,7 +29,7 @@ from datetime import date, datetime
 
 from astropy.io import fits
 
-from skyrms.io.discovery import LAYOUT, PRODUCTS, Selection, discover, frame_key, layout_fields
+from skyrms.io.discovery import LAYOUT, PRODUCTS, Selection, discover_by_key, layout_fields
 from skyrms.io.fitsfiles import InputError, read_header
 from skyrms.io.header_values import date_obs_or_none
 from skyrms.io.headerindex import (
@@ -110,18 +110,18 @@ def select(
         check_folder(results, "results folder (outputs.results, --results)")
     entries = index_entries(results)
     try:
-        paths = discover(root, selection)
+        frames = discover_by_key(root, selection)
     except ValueError as error:  # a name that is no frame's, or two frames of one key
         raise InputError(str(error)) from None
     found = {}
-    for path in paths:
+    for key, path in frames.items():
         entry = current_entry(path, entries)
-        found[path] = entry, date_obs_or_none(entry["fields"] if entry else read_fields(path))
-    moments = {path: moment for path, (_, moment) in found.items()}
+        found[key] = entry, date_obs_or_none(entry["fields"] if entry else read_fields(path))
+    moments = {key: moment for key, (_, moment) in found.items()}
     outdir = root if beside_inputs else results
     return [
-        record_of(path, root, outdir, found[path][1], found[path][0])
-        for path in selected_by_time(moments, start, stop, newest_nights, night_starts)
+        record_of(frames[key], key, outdir, found[key][1], found[key][0])
+        for key in selected_by_time(moments, start, stop, newest_nights, night_starts)
     ]
 
 
@@ -143,9 +143,9 @@ def current_entry(path, entries: dict[str, dict]) -> dict | None:
     return entry if entry is not None and entry["stamp"] == stamp_of(path) else None
 
 
-def record_of(path, root, outdir, moment: datetime | None, entry: dict | None) -> FrameRecord:
-    """The record of one frame, its products looked for in ``outdir``."""
-    key = frame_key(path, root)
+def record_of(path, key, outdir, moment: datetime | None, entry: dict | None) -> FrameRecord:
+    """The record of the frame at ``path`` with ``key``, its products looked for in
+    ``outdir``."""
     products = {kind: os.path.join(outdir, key + suffix) for kind, suffix in PRODUCTS.items()}
     digest = functools.cache(lambda: entry["sha256"] if entry else sha256_of(path))
     status = {kind: product_status(product, digest) for kind, product in products.items()}

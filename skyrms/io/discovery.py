@@ -96,12 +96,6 @@ def strip_fits_ending(path: str) -> str:
     raise ValueError(f"{path}: not a FITS file name (expected one of {', '.join(FITS_ENDINGS)})")
 
 
-def discover(root: str, selection: Selection) -> list[str]:
-    """Paths of the selected frames under ``root`` (``root`` joined with their folders and
-    name), sorted."""
-    return list(discover_by_key(root, selection).values())
-
-
 def discover_by_key(root: str, selection: Selection) -> dict[str, str]:
     """The selected frames under ``root`` by key (see :func:`frames_by_key`), in the order
     of their paths (every one begins with ``root``: no path needs making absolute)."""

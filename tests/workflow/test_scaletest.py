@@ -2,8 +2,6 @@
 shape, set beside the real workflow on the scale test's own archive."""
 
 import re
-import subprocess
-import sys
 
 from benchmarks import scaletest
 from benchmarks.workflowrun import run_workflow
@@ -26,11 +24,6 @@ def job_shapes(output: str) -> dict[str, dict]:
     return shapes
 
 
-def snakemake_alone(folder, *args) -> str:
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", *args]
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True).stdout
-
-
 def test_the_floor_of_our_shape_lists_the_files_our_jobs_do(tmp_path):
     archive = tmp_path / "archive"
     scaletest.write_frames(archive, 20)
@@ -39,7 +32,8 @@ def test_the_floor_of_our_shape_lists_the_files_our_jobs_do(tmp_path):
     _, ours = run_workflow(tmp_path, "--dry-run")
     assert ours.returncode == 0, ours.stdout[-3000:]
     floor = scaletest.FLOORS["jobs of our shape"]
-    alone = snakemake_alone(scaletest.floor_workflow(tmp_path / "todo", floor, 4, made=False), "-n")
+    todo = scaletest.floor_workflow(tmp_path / "todo", floor, 4, made=False)
+    _, alone = scaletest.snakemake_alone(todo, "-n")
     ours, alone = job_shapes(ours.stdout), job_shapes(alone)
     for rule in ("mask_and_background", "propagated_rms"):
         assert alone[rule] == ours[rule], rule
@@ -49,4 +43,5 @@ def test_the_floor_of_our_shape_lists_the_files_our_jobs_do(tmp_path):
 def test_the_floors_no_op_runs_have_nothing_to_do(tmp_path):
     for name, floor in scaletest.FLOORS.items():
         folder = scaletest.floor_workflow(tmp_path / name.replace(" ", "-"), floor, 6)
-        assert "Nothing to be done" in snakemake_alone(folder) + snakemake_alone(folder, "-n")
+        for args in ((), ("-n",)):
+            assert "Nothing to be done" in scaletest.snakemake_alone(folder, *args)[1]
